@@ -1,0 +1,8 @@
+//! One module a format. Each exposes a [`crate::FormatParser`].
+
+pub(crate) mod csv;
+pub(crate) mod filter_json;
+pub(crate) mod json;
+pub(crate) mod mariadb;
+pub(crate) mod percona_json;
+pub(crate) mod xml;

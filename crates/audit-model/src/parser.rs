@@ -1,0 +1,93 @@
+//! The pure core every format implements: bytes in, one step out. No I/O, no allocation beyond the
+//! record itself; the reader (and a follower) are adapters over it.
+
+use jiff::tz::TimeZone;
+
+use crate::record::{Format, Record};
+
+/// Options every parser takes.
+#[derive(Debug, Clone)]
+pub struct ParseOptions {
+    /// The zone of timestamps written without one (MariaDB, audit_log_filter). Default UTC.
+    pub time_zone: TimeZone,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions { time_zone: TimeZone::UTC }
+    }
+}
+
+/// What a parser made of the front of its input.
+#[derive(Debug)]
+pub enum Step {
+    /// No complete record, and nothing to skip, at the front: more bytes are needed. At the end of the
+    /// input, what is left is an incomplete record (a writer mid-record, a torn buffer wrap).
+    NeedMore,
+    /// The first `n` bytes belong to no record (white space, XML header or footer, JSON array
+    /// punctuation): skip them.
+    Skip(usize),
+    /// A record made of the first `len` bytes. Its span is `0..len`; the reader moves it to where the
+    /// bytes were in the input.
+    Record {
+        /// Bytes the record occupies.
+        len: usize,
+        /// The record.
+        record: Box<Record>,
+    },
+    /// The first `len` bytes are a record that cannot be parsed.
+    Malformed {
+        /// Bytes to skip.
+        len: usize,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A format's parser: looks at the front of `buf` and says what is there.
+///
+/// `buf` always starts where the previous step ended. A parser decides only on bytes it has seen
+/// whole: it returns [`Step::Record`] only once the record's terminator is in `buf`, so a partial last
+/// record of a live file is never emitted.
+pub trait FormatParser: Send + std::fmt::Debug {
+    /// The format this parser reads.
+    fn format(&self) -> Format;
+    /// One step over the front of `buf` (never empty).
+    fn step(&mut self, buf: &[u8]) -> Step;
+    /// The offset (at least 1) of the next place a record could start in `buf`, used to get past bytes
+    /// no record can be made of (such as a record larger than the reader's limit).
+    fn resync(&self, buf: &[u8]) -> Option<usize>;
+}
+
+/// The parser for a format.
+pub fn parser_for(format: Format, opts: &ParseOptions) -> Box<dyn FormatParser> {
+    use crate::formats;
+    match format {
+        Format::PerconaJson => Box::new(formats::percona_json::PerconaJsonParser::new(opts.clone())),
+        Format::FilterJson => Box::new(formats::filter_json::FilterJsonParser::new(opts.clone())),
+        Format::PerconaOld | Format::PerconaNew | Format::FilterXmlNew | Format::FilterXmlOld => {
+            Box::new(formats::xml::XmlParser::new(format, opts.clone()))
+        }
+        Format::PerconaCsv => Box::new(formats::csv::CsvParser::new(opts.clone())),
+        Format::MariaDb => Box::new(formats::mariadb::MariaDbParser::new(opts.clone())),
+    }
+}
+
+/// Parses a whole in-memory input: every record and every error, in order, plus the offset where the
+/// complete part ends. Convenient for tests and small inputs; use [`crate::RecordReader`] for streams.
+pub fn parse_all(
+    format: Format,
+    opts: &ParseOptions,
+    input: &[u8],
+) -> (Vec<Result<Record, crate::MalformedRecord>>, u64) {
+    let mut rdr = crate::RecordReader::new(input, crate::ReaderOptions::new().format(format).parse_options(opts.clone()));
+    let mut out = Vec::new();
+    for item in rdr.by_ref() {
+        match item {
+            Ok(r) => out.push(Ok(r)),
+            Err(crate::Error::Malformed(m)) => out.push(Err(*m)),
+            Err(e) => unreachable!("reading a slice cannot fail: {e}"),
+        }
+    }
+    (out, rdr.complete_offset())
+}
