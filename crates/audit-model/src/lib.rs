@@ -34,6 +34,7 @@ mod parser;
 mod percona_json_out;
 mod reader;
 mod record;
+mod serialize;
 mod time;
 #[cfg(feature = "writers")]
 pub mod write;

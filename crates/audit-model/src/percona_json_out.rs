@@ -205,3 +205,12 @@ mod tests {
         assert_eq!(out, r#"a\"b\\c\/d\b\t\n\f\r\u0001\u001Fé😀"#);
     }
 }
+
+/// The event time in RFC 3339, UTC, with `Z`; fractional seconds only when there are any.
+pub(crate) fn rfc3339(rec: &Record) -> String {
+    if rec.timestamp().subsec_nanosecond() == 0 {
+        utc_text(rec)
+    } else {
+        rec.timestamp().strftime("%Y-%m-%dT%H:%M:%S%.fZ").to_string()
+    }
+}
