@@ -33,7 +33,8 @@ pub fn detect(buf: &[u8]) -> Detection {
     match b[0] {
         b'<' => {
             let Some(at) = memmem::find(b, b"<AUDIT_RECORD") else {
-                return if b.starts_with(b"<?xml") || b"<?xml".starts_with(&b[..b.len().min(5)]) || b.starts_with(b"<AUDIT") {
+                let prefix_of = |tag: &[u8]| tag.starts_with(&b[..b.len().min(tag.len())]);
+                return if b.starts_with(b"<?xml") || b.starts_with(b"<AUDIT") || prefix_of(b"<?xml") || prefix_of(b"<AUDIT_RECORD") {
                     need_more
                 } else {
                     Detection::Unknown
@@ -112,6 +113,10 @@ mod tests {
             (b"", Detection::NeedMore),
             (b"  \n", Detection::NeedMore),
             (b"hello world", Detection::Unknown),
+            (b"<", Detection::NeedMore),
+            (b"<A", Detection::NeedMore),
+            (b"<AUDIT_REC", Detection::NeedMore),
+            (b"<?x", Detection::NeedMore),
             (b"<html>", Detection::Unknown),
         ];
         for (input, want) in cases {

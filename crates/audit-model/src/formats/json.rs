@@ -360,7 +360,7 @@ mod tests {
 
     #[test]
     fn frames_objects_with_tricky_strings() {
-        assert_eq!(frame_object(br#"{"a":"}\"{"} tail"#), Frame::Complete(13));
+        assert_eq!(frame_object(br#"{"a":"}\"{"} tail"#), Frame::Complete(12));
         assert_eq!(frame_object(br#"{"a":{"b":1}}"#), Frame::Complete(13));
         assert_eq!(frame_object(br#"{"a":"x\"#), Frame::Incomplete);
         assert_eq!(frame_object(br#"{"a":{"b":1}"#), Frame::Incomplete);

@@ -1,16 +1,332 @@
-//! PLACEHOLDER: being written now; replace this whole file.
-use crate::parser::{ParseOptions, Step, FormatParser};
-use crate::record::Format;
+//! MariaDB server_audit, file output: one line a record,
+//! `timestamp,serverhost,username,host,connectionid,queryid,operation,database,object,retcode`.
+//!
+//! The timestamp (`YYYYMMDD HH:MM:SS`) is the server's local time. Only the QUERY object is quoted
+//! (`'...'`, with `\'`, `\\`, `\b \t \n \f \r` escaped); no other field is escaped, so a comma inside a
+//! user or database name shifts naive splitting. The parser anchors on the fixed-shape run
+//! `,connectionid,queryid,OPERATION,` instead: the host is the last piece before it and the user
+//! everything between serverhost and host; after it, the retcode follows the last comma, a QUERY's
+//! text is the quoted string right before it (its opening quote found by an escape-aware scan) and the
+//! database is what precedes that.
+//!
+//! Mapping: serverhost, the port of a 12.0.1+ `host:port`, queryid and (table or connection events)
+//! the object go to [`Record::extra`] as `serverhost`, `port`, `query_id`, `object`.
+
+use jiff::Timestamp;
+use memchr::{memchr, memchr_iter, memrchr};
+
+use crate::parser::{FormatParser, ParseOptions, Step};
+use crate::record::{Field, Format, Kind, Record};
+use crate::time::parse_timestamp;
+
+const OPERATIONS: [&[u8]; 12] = [
+    b"CONNECT",
+    b"DISCONNECT",
+    b"FAILED_CONNECT",
+    b"CHANGEUSER",
+    b"PROXY_CONNECT",
+    b"QUERY",
+    b"READ",
+    b"WRITE",
+    b"CREATE",
+    b"ALTER",
+    b"DROP",
+    b"RENAME",
+];
+
+/// `YYYYMMDD HH:MM:SS`.
+const TS_LEN: usize = 17;
 
 #[derive(Debug)]
-pub(crate) struct MariaDbParser { opts: ParseOptions, format: Format }
+pub(crate) struct MariaDbParser {
+    opts: ParseOptions,
+    /// The last timestamp parsed (lines share seconds; a zone lookup is not free).
+    last_ts: Option<([u8; TS_LEN], Timestamp)>,
+}
 
 impl MariaDbParser {
-    pub(crate) fn new(opts: ParseOptions) -> Self { MariaDbParser { opts, format: Format::MariaDb } }
+    pub(crate) fn new(opts: ParseOptions) -> Self {
+        MariaDbParser { opts, last_ts: None }
+    }
+
+    fn timestamp(&mut self, text: &[u8]) -> Result<Timestamp, String> {
+        let Ok(key) = <[u8; TS_LEN]>::try_from(text) else { return Err("no timestamp".into()) };
+        if let Some((k, ts)) = &self.last_ts {
+            if *k == key {
+                return Ok(*ts);
+            }
+        }
+        let s = std::str::from_utf8(text).map_err(|_| format!("invalid timestamp {:?}", String::from_utf8_lossy(text)))?;
+        let ts = parse_timestamp(s, &self.opts.time_zone)?;
+        self.last_ts = Some((key, ts));
+        Ok(ts)
+    }
+
+    fn parse(&mut self, line: &[u8]) -> Result<Record, String> {
+        if line.len() <= TS_LEN || line[TS_LEN] != b',' || line[8] != b' ' {
+            return Err(format!("not a server_audit line: no `YYYYMMDD HH:MM:SS,` timestamp at the start of {:?}", clip(line)));
+        }
+        let ts = self.timestamp(&line[..TS_LEN])?;
+        // Validate the line's UTF-8 once; fields then are plain slices of it.
+        let l = Line { raw: line, valid: std::str::from_utf8(line).ok() };
+        let rest = &line[TS_LEN + 1..];
+        let Some(anchor) = find_anchor(rest) else {
+            return Err(format!(
+                "not a server_audit line: no `,connectionid,queryid,OPERATION,` run in {:?}",
+                clip(line)
+            ));
+        };
+        // serverhost,username,host
+        let who = &rest[..anchor.comma];
+        let (Some(first), Some(last)) = (memchr(b',', who), memrchr(b',', who)) else {
+            return Err(format!("expected serverhost,username,host before the connection id in {:?}", clip(line)));
+        };
+        if first == last {
+            return Err(format!("expected serverhost,username,host before the connection id in {:?}", clip(line)));
+        }
+        let serverhost = &who[..first];
+        let user = &who[first + 1..last];
+        let host_port = &who[last + 1..];
+        let (host, port) = split_port(host_port);
+
+        let conn = &rest[anchor.comma + 1..anchor.conn_end];
+        let connection_id = parse_u64(conn).ok_or_else(|| format!("connection id {:?} out of range", l.text(conn)))?;
+        let query_id = &rest[anchor.conn_end + 1..anchor.query_end];
+        let op = &rest[anchor.op_start..anchor.op_end];
+        let tail = &rest[anchor.op_end + 1..];
+
+        // database,object,retcode
+        let Some(rc_comma) = memrchr(b',', tail) else {
+            return Err(format!("expected database,object,retcode after {} in {:?}", l.text(op), clip(line)));
+        };
+        let retcode = &tail[rc_comma + 1..];
+        let status = if retcode.is_empty() {
+            None
+        } else {
+            Some(parse_i64(retcode).ok_or_else(|| format!("invalid retcode {:?}", l.text(retcode)))?)
+        };
+        let mid = &tail[..rc_comma];
+        let is_query = op == b"QUERY";
+        let (db, object, quoted) = match quoted_object(mid).filter(|_| is_query) {
+            Some((open, close)) => (&mid[..open - 1], &mid[open + 1..close], true),
+            None => {
+                let Some(c) = memrchr(b',', mid) else {
+                    return Err(format!("expected database,object,retcode after {} in {:?}", l.text(op), clip(line)));
+                };
+                (&mid[..c], &mid[c + 1..], false)
+            }
+        };
+
+        let name = l.text(op);
+        let kind = Record::classify(&name);
+        let mut b = Record::builder(Format::MariaDb);
+        let _ = b.set_with(Field::Name, |s| {
+            s.reserve(line.len());
+            s.push_str(&name);
+            Ok::<(), ()>(())
+        });
+        b.set(Field::TimestampText, &l.text(&line[..TS_LEN]))
+            .set(Field::User, &l.text(user))
+            .set(Field::Host, &l.text(host))
+            .set(Field::Db, &l.text(db))
+            .timestamp(ts)
+            .connection_id(Some(connection_id))
+            .status(status)
+            .kind(kind);
+        b.extra("serverhost", l.text(serverhost));
+        if let Some(port) = port {
+            b.extra("port", l.text(port));
+        }
+        b.extra("query_id", l.text(query_id));
+        if is_query {
+            let _ = b.set_with(Field::SqlText, |s| {
+                if quoted {
+                    unescape_into(object, s);
+                } else {
+                    s.push_str(&l.text(object));
+                }
+                Ok::<(), ()>(())
+            });
+        } else if kind == Kind::TableAccess || !object.is_empty() {
+            b.extra("object", l.text(object));
+        }
+        Ok(b.build())
+    }
 }
 
 impl FormatParser for MariaDbParser {
-    fn format(&self) -> Format { let _ = &self.opts; self.format }
-    fn step(&mut self, buf: &[u8]) -> Step { Step::Malformed { len: buf.len(), reason: "not written yet".into() } }
-    fn resync(&self, _buf: &[u8]) -> Option<usize> { None }
+    fn format(&self) -> Format {
+        Format::MariaDb
+    }
+
+    fn step(&mut self, buf: &[u8]) -> Step {
+        let Some(nl) = memchr(b'\n', buf) else { return Step::NeedMore };
+        let line = &buf[..nl];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Step::Skip(nl + 1);
+        }
+        match self.parse(line) {
+            Ok(record) => Step::Record { len: nl + 1, record: Box::new(record) },
+            Err(reason) => Step::Malformed { len: nl + 1, reason },
+        }
+    }
+
+    fn resync(&self, buf: &[u8]) -> Option<usize> {
+        memchr(b'\n', buf).map(|i| i + 1)
+    }
+}
+
+/// Offsets in the line after the timestamp of `,connectionid,queryid,OPERATION,`.
+#[derive(Debug, Clone, Copy)]
+struct Anchor {
+    /// The comma before the connection id.
+    comma: usize,
+    /// The comma after the connection id.
+    conn_end: usize,
+    /// The comma after the query id.
+    query_end: usize,
+    op_start: usize,
+    /// The comma after the operation.
+    op_end: usize,
+}
+
+/// The first `,digits,digits,OPERATION,` run with a known operation; failing that, the first with any
+/// upper-case operation name (a newer server's).
+fn find_anchor(rest: &[u8]) -> Option<Anchor> {
+    let mut fallback = None;
+    for comma in memchr_iter(b',', rest) {
+        let Some(a) = anchor_at(rest, comma) else { continue };
+        if OPERATIONS.contains(&&rest[a.op_start..a.op_end]) {
+            return Some(a);
+        }
+        fallback = fallback.or(Some(a));
+    }
+    fallback
+}
+
+fn anchor_at(rest: &[u8], comma: usize) -> Option<Anchor> {
+    let digits = |from: usize| -> Option<usize> {
+        let n = rest.get(from..)?.iter().take_while(|c| c.is_ascii_digit()).count();
+        (n > 0 && rest.get(from + n) == Some(&b',')).then_some(from + n)
+    };
+    let conn_end = digits(comma + 1)?;
+    let query_end = digits(conn_end + 1)?;
+    let op_start = query_end + 1;
+    let n = rest.get(op_start..)?.iter().take_while(|c| c.is_ascii_uppercase() || **c == b'_').count();
+    let op_end = op_start + n;
+    (n >= 2 && rest.get(op_end) == Some(&b',')).then_some(Anchor { comma, conn_end, query_end, op_start, op_end })
+}
+
+/// In `database,'text'`: the offsets of the opening and closing quotes of the text, or `None` when
+/// `mid` does not end with a quoted string preceded by a comma. The opening quote is the last quote
+/// before the closing one not escaped by an odd run of backslashes.
+fn quoted_object(mid: &[u8]) -> Option<(usize, usize)> {
+    let close = mid.len().checked_sub(1)?;
+    if mid[close] != b'\'' {
+        return None;
+    }
+    let mut end = close;
+    while let Some(q) = memrchr(b'\'', &mid[..end]) {
+        let backslashes = mid[..q].iter().rev().take_while(|&&c| c == b'\\').count();
+        if backslashes % 2 == 0 && q > 0 && mid[q - 1] == b',' {
+            return Some((q, close));
+        }
+        end = q;
+    }
+    None
+}
+
+/// Appends the QUERY text with `\'`, `\\`, `\b \t \n \f \r` unescaped (other escapes kept as written).
+fn unescape_into(s: &[u8], out: &mut String) {
+    let mut rest = s;
+    while let Some(i) = memchr(b'\\', rest) {
+        push_lossy(&rest[..i], out);
+        let Some(&c) = rest.get(i + 1) else {
+            out.push('\\');
+            return;
+        };
+        match c {
+            b'\'' => out.push('\''),
+            b'\\' => out.push('\\'),
+            b'b' => out.push('\u{8}'),
+            b't' => out.push('\t'),
+            b'n' => out.push('\n'),
+            b'f' => out.push('\u{c}'),
+            b'r' => out.push('\r'),
+            _ => {
+                // Not an escape the server writes: keep the backslash, the next byte follows as text.
+                out.push('\\');
+                rest = &rest[i + 1..];
+                continue;
+            }
+        }
+        rest = &rest[i + 2..];
+    }
+    push_lossy(rest, out);
+}
+
+fn push_lossy(b: &[u8], out: &mut String) {
+    match std::str::from_utf8(b) {
+        Ok(s) => out.push_str(s),
+        Err(_) => out.push_str(&String::from_utf8_lossy(b)),
+    }
+}
+
+/// `host:port` (MariaDB 12.0.1+) into host and port. An IPv6 address without brackets keeps its last
+/// group unless that cannot be a hex group (five digits); `[addr]:port` loses the brackets' port.
+fn split_port(hp: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let Some(c) = memrchr(b':', hp) else { return (hp, None) };
+    let (host, port) = (&hp[..c], &hp[c + 1..]);
+    let is_port = !port.is_empty() && port.len() <= 5 && port.iter().all(u8::is_ascii_digit) && parse_u64(port).is_some_and(|p| p <= 65535);
+    if !is_port || host.is_empty() {
+        return (hp, None);
+    }
+    if let Some(inner) = host.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")) {
+        return (inner, Some(port));
+    }
+    if memchr(b':', host).is_none() || port.len() == 5 {
+        (host, Some(port))
+    } else {
+        (hp, None)
+    }
+}
+
+/// A line and, when it is valid UTF-8, its text.
+struct Line<'a> {
+    raw: &'a [u8],
+    valid: Option<&'a str>,
+}
+
+impl<'a> Line<'a> {
+    /// The text of `b`, a part of the line (invalid UTF-8 replaced).
+    fn text(&self, b: &'a [u8]) -> std::borrow::Cow<'a, str> {
+        let start = (b.as_ptr() as usize).wrapping_sub(self.raw.as_ptr() as usize);
+        match self.valid.and_then(|v| v.get(start..)).and_then(|t| t.get(..b.len())) {
+            Some(s) => std::borrow::Cow::Borrowed(s),
+            None => String::from_utf8_lossy(b),
+        }
+    }
+}
+
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+fn clip(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    lossy(&b[..b.len().min(120)])
+}
+
+fn parse_u64(b: &[u8]) -> Option<u64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    b.iter().try_fold(0u64, |n, &d| if d.is_ascii_digit() { n.checked_mul(10)?.checked_add(u64::from(d - b'0')) } else { None })
+}
+
+fn parse_i64(b: &[u8]) -> Option<i64> {
+    match b.split_first() {
+        Some((b'-', rest)) => parse_u64(rest).and_then(|n| 0i64.checked_sub_unsigned(n)),
+        _ => parse_u64(b).and_then(|n| i64::try_from(n).ok()),
+    }
 }
