@@ -27,6 +27,7 @@ pub(crate) enum Value {
 /// One field of a layout: its XML name, its JSON key, its value.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PerconaField {
+    #[cfg_attr(not(feature = "writers"), allow(dead_code))]
     pub(crate) tag: &'static str,
     pub(crate) key: &'static str,
     pub(crate) value: Value,

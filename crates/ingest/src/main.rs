@@ -1,13 +1,24 @@
-//! `audit-ingest`: reads MySQL audit logs; a thin binary over the `audit-model` and `ingest` libraries.
+//! `audit-ingest`: reads MySQL audit logs and stores them for PMM's advisor checks; a thin command line
+//! over the `audit-model` and `ingest` libraries.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use anyhow::{bail, Context, Result};
+use audit_model::{Format, Kind};
+use clap::{Args, Parser, Subcommand};
+use ingest::config::{connect_options, ConfigFile, ConnectSettings, SslMode};
+use ingest::follower::{FollowOptions, StartAt};
+use ingest::metrics::Metrics;
+use ingest::pipeline::{self, PipelineOptions};
+use ingest::sink::{RecordFilter, Sink, SinkOptions};
 
 mod parse_cmd;
 
 /// Reads MySQL audit logs (Percona audit_log, audit_log_filter / MySQL Enterprise Audit, MariaDB
-/// server_audit) for PMM's advisor checks.
+/// server_audit) and stores every record exactly once in a MySQL table that PMM's advisor checks query.
 #[derive(Debug, Parser)]
 #[command(name = "audit-ingest", version, about, long_about = None)]
 struct Cli {
@@ -18,11 +29,387 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Parse(parse_cmd::ParseArgs),
+    Follow(FollowArgs),
+    Backfill(BackfillArgs),
+    Schema(SchemaArgs),
+    Status(StatusArgs),
+}
+
+/// How to reach the database. Credentials never need the command line: use AUDIT_INGEST_DSN, a config
+/// file or a MySQL option file.
+#[derive(Debug, Args, Clone)]
+struct DbArgs {
+    /// mysql://user:password@host:port/database (the database holds the tables; `percona` when none).
+    #[arg(long, env = "AUDIT_INGEST_DSN", hide_env_values = true)]
+    dsn: Option<String>,
+    /// A TOML file with any of: dsn, defaults_file, table, source, ssl_mode, ssl_ca.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// A MySQL option file whose [client] section gives user, password, host, port, socket, database.
+    #[arg(long)]
+    defaults_file: Option<PathBuf>,
+    /// The data table; the checkpoint and dead-letter tables are named after it.
+    #[arg(long)]
+    table: Option<String>,
+    /// TLS: disabled, required, verify-ca or verify-identity.
+    #[arg(long)]
+    ssl_mode: Option<SslMode>,
+    /// CA certificate for verify-ca and verify-identity.
+    #[arg(long)]
+    ssl_ca: Option<PathBuf>,
+}
+
+struct Db {
+    opts: mysql_async::Opts,
+    names: audit_schema::TableNames,
+    source: Option<String>,
+}
+
+impl DbArgs {
+    fn resolve(&self) -> Result<Db> {
+        let file = match &self.config {
+            Some(p) => ConfigFile::load(p).map_err(anyhow::Error::msg)?,
+            None => ConfigFile::default(),
+        };
+        let settings = ConnectSettings {
+            dsn: self.dsn.clone().or(file.dsn),
+            defaults_file: self.defaults_file.clone().or(file.defaults_file),
+            ssl_mode: match (&self.ssl_mode, &file.ssl_mode) {
+                (Some(m), _) => *m,
+                (None, Some(m)) => m.parse().map_err(anyhow::Error::msg)?,
+                (None, None) => SslMode::Disabled,
+            },
+            ssl_ca: self.ssl_ca.clone().or(file.ssl_ca),
+        };
+        if settings.dsn.is_none() && settings.defaults_file.is_none() {
+            bail!("no database given: use --dsn, AUDIT_INGEST_DSN, --config or --defaults-file");
+        }
+        let (opts, database) = connect_options(&settings).map_err(anyhow::Error::msg)?;
+        let table = self.table.clone().or(file.table).unwrap_or_else(|| "audit_data".into());
+        let names = audit_schema::TableNames::new(&database, &table)?;
+        Ok(Db { opts, names, source: file.source })
+    }
+}
+
+/// Options shared by follow and backfill.
+#[derive(Debug, Args, Clone)]
+struct ReadArgs {
+    /// The log's format; `auto` recognises it from the first record.
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// Time zone of formats written in local time (MariaDB, audit_log_filter): IANA name, UTC or system.
+    #[arg(long, default_value = "UTC")]
+    time_zone: String,
+    /// The source's name (the checkpoint's key; default: the log's absolute path).
+    #[arg(long)]
+    source: Option<String>,
+    /// Store only these kinds (comma-separated: connect, disconnect, change_user, query, table_access,
+    /// startup, shutdown, other), like audit_log_policy=LOGINS with `connect,disconnect,change_user`.
+    #[arg(long, value_delimiter = ',')]
+    kinds: Vec<String>,
+    /// Accounts whose records are not stored (user or user@host; repeatable). Failed logins are always
+    /// stored.
+    #[arg(long = "exclude-account")]
+    exclude_accounts: Vec<String>,
+    /// Also store the records of the account audit-ingest logs in as (excluded by default, so its own
+    /// writes never loop back).
+    #[arg(long)]
+    include_self: bool,
+    /// Rows a batch at most.
+    #[arg(long, default_value_t = 1000)]
+    batch_rows: usize,
+    /// Do not create the database and tables when they are missing.
+    #[arg(long)]
+    no_create_schema: bool,
+}
+
+/// Follow a live audit log and store its records (the daemon). SIGTERM or SIGINT commit what was read
+/// and exit 0.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  AUDIT_INGEST_DSN=mysql://audit_ingest:secret@127.0.0.1:3306/percona audit-ingest follow /var/lib/mysql/audit.log")]
+struct FollowArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(flatten)]
+    read: ReadArgs,
+    /// Without a checkpoint: `beginning` reads the file's history, `end` skips it.
+    #[arg(long, default_value = "beginning", value_parser = ["beginning", "end"])]
+    start_at: String,
+    /// Delete rows older than this (e.g. 30d, 12h); off by default.
+    #[arg(long, value_parser = parse_duration)]
+    retention: Option<Duration>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9105).
+    #[arg(long)]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// Touch the heartbeat this often while idle (seconds).
+    #[arg(long, default_value_t = 30)]
+    heartbeat_secs: u64,
+    /// The audit log to follow.
+    path: PathBuf,
+}
+
+/// Import a log and its rotated files once, oldest first; resumable (it keeps a checkpoint like
+/// follow), and prints a summary.
+#[derive(Debug, Args)]
+struct BackfillArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(flatten)]
+    read: ReadArgs,
+    /// The files, in any order: they are read oldest first (by modification time).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+/// Print (or apply with --apply) the tables' DDL.
+#[derive(Debug, Args)]
+struct SchemaArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Run the statements instead of printing them.
+    #[arg(long)]
+    apply: bool,
+}
+
+/// Print each source's position: file, offset, bytes behind, last commit.
+#[derive(Debug, Args)]
+struct StatusArgs {
+    #[command(flatten)]
+    db: DbArgs,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?} (e.g. 30d, 12h, 90m)"))?;
+    let secs = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" | "" => 1,
+        _ => return Err(format!("invalid duration unit in {s:?}: use d, h, m or s")),
+    };
+    Ok(Duration::from_secs(n * secs))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Parse(args) => parse_cmd::run(&args),
+    if let Command::Parse(args) = &cli.command {
+        return parse_cmd::run(args);
     }
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("AUDIT_INGEST_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("audit-ingest: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("audit-ingest: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cmd: Command) -> Result<ExitCode> {
+    match cmd {
+        Command::Parse(_) => unreachable!("handled before the runtime starts"),
+        Command::Schema(a) => schema(a).await,
+        Command::Status(a) => status(a).await,
+        Command::Follow(a) => follow(a).await,
+        Command::Backfill(a) => backfill(a).await,
+    }
+}
+
+async fn schema(a: SchemaArgs) -> Result<ExitCode> {
+    let db = a.db.resolve()?;
+    if !a.apply {
+        print!("{}", audit_schema::render_ddl(&db.names)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let sink = Sink::new(db.opts, SinkOptions { names: db.names.clone(), source: String::new() });
+    sink.apply_schema().await?;
+    println!("schema applied: {}, {}, {}", db.names.data(), db.names.checkpoint(), db.names.dead_letter());
+    sink.close().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn status(a: StatusArgs) -> Result<ExitCode> {
+    use mysql_async::prelude::*;
+    let db = a.db.resolve()?;
+    let pool = mysql_async::Pool::new(db.opts);
+    let mut conn = pool.get_conn().await?;
+    let sql = format!(
+        "SELECT source, file_path, file_offset, records_total, DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%sZ'), \
+         CAST(TIMESTAMPDIFF(SECOND, updated_at, UTC_TIMESTAMP(6)) AS SIGNED) FROM {} ORDER BY source",
+        db.names.checkpoint()
+    );
+    let rows: Vec<(String, String, u64, u64, String, i64)> = conn.query(sql).await?;
+    let dead_sql = format!("SELECT source, COUNT(*) FROM {} GROUP BY source", db.names.dead_letter());
+    let dead: Vec<(String, i64)> = conn.query(dead_sql).await?;
+    println!("{:<40} {:>14} {:>14} {:>12} {:>8}  {:<22} file", "source", "offset", "bytes behind", "records", "dead", "last commit");
+    for (source, path, offset, records, updated, age) in rows {
+        let behind = std::fs::metadata(&path).map(|m| m.len().saturating_sub(offset).to_string()).unwrap_or_else(|_| "?".into());
+        let dead = dead.iter().find(|(s, _)| *s == source).map_or(0, |(_, n)| *n);
+        println!("{source:<40} {offset:>14} {behind:>14} {records:>12} {dead:>8}  {updated} ({age}s ago) {path}");
+    }
+    drop(conn);
+    pool.disconnect().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Prepared {
+    sink: Sink,
+    follow: FollowOptions,
+    pipeline: PipelineOptions,
+}
+
+fn prepare(db: Db, read: &ReadArgs, path: &std::path::Path) -> Result<Prepared> {
+    let format = match read.format.as_str() {
+        "auto" => None,
+        f => Some(f.parse::<Format>().map_err(anyhow::Error::msg)?),
+    };
+    let tz = match read.time_zone.as_str() {
+        "UTC" | "utc" => jiff::tz::TimeZone::UTC,
+        "system" | "local" => jiff::tz::TimeZone::try_system()?,
+        name => jiff::tz::TimeZone::get(name).with_context(|| format!("unknown time zone {name:?}"))?,
+    };
+    let source = match read.source.clone().or(db.source) {
+        Some(s) => s,
+        None => std::path::absolute(path)?.to_string_lossy().into_owned(),
+    };
+    if source.is_empty() || source.chars().count() > 128 {
+        bail!("the source name must be 1 to 128 characters");
+    }
+    let kinds = read
+        .kinds
+        .iter()
+        .map(|k| {
+            [Kind::Startup, Kind::Shutdown, Kind::Connect, Kind::Disconnect, Kind::ChangeUser, Kind::Query, Kind::TableAccess, Kind::Other]
+                .into_iter()
+                .find(|x| x.name() == k)
+                .with_context(|| format!("unknown kind {k:?}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut exclude: Vec<(String, Option<String>)> = read
+        .exclude_accounts
+        .iter()
+        .map(|a| match a.split_once('@') {
+            Some((u, h)) => (u.to_string(), Some(h.to_string())),
+            None => (a.clone(), None),
+        })
+        .collect();
+    if !read.include_self {
+        if let Some(user) = db.opts.user() {
+            exclude.push((user.to_string(), None));
+        }
+    }
+    let sink = Sink::new(db.opts, SinkOptions { names: db.names, source });
+    let follow = FollowOptions { format, time_zone: Some(tz), ..FollowOptions::default() };
+    let pipeline = PipelineOptions { batch_rows: read.batch_rows.clamp(1, 10_000), filter: RecordFilter { kinds, exclude_accounts: exclude }, ..PipelineOptions::default() };
+    Ok(Prepared { sink, follow, pipeline })
+}
+
+/// A channel that turns true on SIGTERM or SIGINT.
+fn shutdown_signal() -> Result<tokio::sync::watch::Receiver<bool>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("stopping: committing what was read");
+        let _ = tx.send(true);
+    });
+    Ok(rx)
+}
+
+async fn follow(a: FollowArgs) -> Result<ExitCode> {
+    let db = a.db.resolve()?;
+    let mut p = prepare(db, &a.read, &a.path)?;
+    p.follow.start_at = if a.start_at == "end" { StartAt::End } else { StartAt::Beginning };
+    p.pipeline.heartbeat = Duration::from_secs(a.heartbeat_secs.clamp(1, 60));
+    if !a.read.no_create_schema {
+        p.sink.apply_schema().await.context("creating the tables")?;
+    }
+    let metrics = Arc::new(Metrics::default());
+    let shutdown = shutdown_signal()?;
+    if let Some(addr) = a.metrics_listen {
+        let (m, source) = (metrics.clone(), p.sink.options().source.clone());
+        tokio::spawn(async move {
+            if let Err(e) = ingest::metrics::serve(addr, m, source).await {
+                tracing::error!(error = %e, "metrics endpoint failed");
+            }
+        });
+    }
+    if let Some(keep) = a.retention {
+        let sink = p.sink.clone();
+        tokio::spawn(async move {
+            loop {
+                match sink.enforce_retention(keep, Duration::from_millis(50)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(rows = n, "retention: deleted old rows"),
+                    Err(e) => tracing::warn!(error = %e, "retention failed; will retry"),
+                }
+                tokio::time::sleep(Duration::from_secs(600)).await;
+            }
+        });
+    }
+    tracing::info!(path = %a.path.display(), source = %p.sink.options().source, table = %p.sink.options().names, "following");
+    let summary = pipeline::run(&p.sink, a.path.clone(), p.follow, &p.pipeline, metrics, shutdown).await?;
+    tracing::info!(records = summary.records, dead_letters = summary.dead_letters, filtered = summary.filtered, "stopped");
+    p.sink.close().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn backfill(a: BackfillArgs) -> Result<ExitCode> {
+    let db = a.db.resolve()?;
+    // Oldest first: rotated files before the live one.
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = a
+        .files
+        .iter()
+        .map(|f| Ok((std::fs::metadata(f).with_context(|| f.display().to_string())?.modified()?, f.clone())))
+        .collect::<Result<_>>()?;
+    files.sort();
+    let mut total = pipeline::Summary::default();
+    let mut db_opt = Some(db);
+    let mut opts_for_next = None;
+    for (_, path) in &files {
+        let db = match db_opt.take() {
+            Some(d) => d,
+            None => a.db.resolve()?,
+        };
+        let mut read = a.read.clone();
+        if read.source.is_none() {
+            // Keyed by the file's identity, not its name: rotation renames files between runs.
+            let meta = std::fs::metadata(path)?;
+            read.source = Some(format!("backfill:{}", ingest::identity::FileId::of(&meta).key()));
+        }
+        let mut p = prepare(db, &read, path)?;
+        if let Some(f) = opts_for_next.take() {
+            p.follow.format = p.follow.format.or(f);
+        }
+        p.pipeline.exit_when_caught_up = true;
+        if !read.no_create_schema {
+            p.sink.apply_schema().await.context("creating the tables")?;
+        }
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let s = pipeline::run(&p.sink, path.clone(), p.follow.clone(), &p.pipeline, Arc::new(Metrics::default()), rx).await?;
+        eprintln!("{}: {} records, {} malformed (dead-lettered), {} filtered", path.display(), s.records, s.dead_letters, s.filtered);
+        total.records += s.records;
+        total.dead_letters += s.dead_letters;
+        total.filtered += s.filtered;
+        opts_for_next = Some(p.follow.format);
+        p.sink.close().await?;
+    }
+    println!("backfill: {} files, {} records stored, {} malformed (dead-lettered), {} filtered", files.len(), total.records, total.dead_letters, total.filtered);
+    Ok(if total.dead_letters > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

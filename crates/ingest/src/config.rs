@@ -1,0 +1,187 @@
+//! Where the database is and how to log in, without credentials on the command line: `--dsn`,
+//! `AUDIT_INGEST_DSN`, a TOML config file, or a MySQL option file's `[client]` section.
+
+use std::path::{Path, PathBuf};
+
+use mysql_async::{Opts, OptsBuilder, SslOpts};
+use serde::Deserialize;
+
+/// The settings a config file may hold (every key optional; command-line flags win).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `mysql://user:password@host:port/database`.
+    pub dsn: Option<String>,
+    /// A MySQL option file to read `[client]` from.
+    pub defaults_file: Option<PathBuf>,
+    /// The data table's name.
+    pub table: Option<String>,
+    /// The source name.
+    pub source: Option<String>,
+    /// `disabled`, `required`, `verify-ca`, `verify-identity`.
+    pub ssl_mode: Option<String>,
+    /// CA certificate path.
+    pub ssl_ca: Option<PathBuf>,
+}
+
+impl ConfigFile {
+    /// Reads a TOML config file.
+    pub fn load(path: &Path) -> Result<ConfigFile, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// The `[client]` settings of a MySQL option file.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ClientSection {
+    /// `user`.
+    pub user: Option<String>,
+    /// `password`.
+    pub password: Option<String>,
+    /// `host`.
+    pub host: Option<String>,
+    /// `port`.
+    pub port: Option<u16>,
+    /// `socket`.
+    pub socket: Option<String>,
+    /// `database`.
+    pub database: Option<String>,
+}
+
+/// Parses the `[client]` (and `[audit-ingest]`) sections of a MySQL option file.
+pub fn parse_option_file(text: &str) -> Result<ClientSection, String> {
+    let mut out = ClientSection::default();
+    let mut in_client = false;
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            in_client = matches!(section.trim(), "client" | "audit-ingest");
+            continue;
+        }
+        if !in_client {
+            continue;
+        }
+        let (key, value) = line.split_once('=').map_or((line, ""), |(k, v)| (k.trim(), v.trim()));
+        let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\''))).unwrap_or(value).to_string();
+        match key.replace('_', "-").as_str() {
+            "user" => out.user = Some(value),
+            "password" => out.password = Some(value),
+            "host" => out.host = Some(value),
+            "port" => out.port = Some(value.parse().map_err(|_| format!("line {}: port is not a number: {value:?}", n + 1))?),
+            "socket" => out.socket = Some(value),
+            "database" => out.database = Some(value),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// TLS as the MySQL client's `--ssl-mode` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SslMode {
+    /// No TLS.
+    #[default]
+    Disabled,
+    /// Encrypt, do not verify the certificate.
+    Required,
+    /// Encrypt and verify the certificate against the CA, not the host name.
+    VerifyCa,
+    /// Encrypt and verify the certificate and the host name.
+    VerifyIdentity,
+}
+
+impl std::str::FromStr for SslMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        <SslMode as clap::ValueEnum>::from_str(s, true)
+    }
+}
+
+/// Everything needed to connect.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectSettings {
+    /// From `--dsn` or `AUDIT_INGEST_DSN`.
+    pub dsn: Option<String>,
+    /// From `--defaults-file`.
+    pub defaults_file: Option<PathBuf>,
+    /// TLS.
+    pub ssl_mode: SslMode,
+    /// CA file.
+    pub ssl_ca: Option<PathBuf>,
+}
+
+/// The connection options, and the database named (or `percona`).
+pub fn connect_options(s: &ConnectSettings) -> Result<(Opts, String), String> {
+    let mut builder = match &s.dsn {
+        Some(dsn) => OptsBuilder::from_opts(Opts::from_url(dsn).map_err(|e| format!("invalid DSN: {e}"))?),
+        None => OptsBuilder::default().ip_or_hostname("127.0.0.1").user(Some("root")),
+    };
+    let mut database = s.dsn.as_deref().and_then(|d| Opts::from_url(d).ok()).and_then(|o| o.db_name().map(str::to_string));
+    if let Some(path) = &s.defaults_file {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let c = parse_option_file(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Some(v) = c.user {
+            builder = builder.user(Some(v));
+        }
+        if let Some(v) = c.password {
+            builder = builder.pass(Some(v));
+        }
+        if let Some(v) = c.host {
+            builder = builder.ip_or_hostname(v);
+        }
+        if let Some(v) = c.port {
+            builder = builder.tcp_port(v);
+        }
+        if let Some(v) = c.socket {
+            builder = builder.socket(Some(v));
+        }
+        if let Some(v) = c.database {
+            database = Some(v);
+        }
+    }
+    let ssl = match s.ssl_mode {
+        SslMode::Disabled => None,
+        mode => {
+            let mut o = SslOpts::default();
+            if let Some(ca) = &s.ssl_ca {
+                o = o.with_root_certs(vec![ca.clone().into()]);
+            }
+            Some(match mode {
+                SslMode::Required => o.with_danger_accept_invalid_certs(true).with_danger_skip_domain_validation(true),
+                SslMode::VerifyCa => o.with_danger_skip_domain_validation(true),
+                _ => o,
+            })
+        }
+    };
+    let database = database.unwrap_or_else(|| "percona".to_string());
+    // The tables are named in full in every statement; connect without a default database, which may
+    // not exist yet.
+    let builder = builder.db_name(None::<String>).ssl_opts(ssl).prefer_socket(false);
+    Ok((Opts::from(builder), database))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_file_client_section() {
+        let c = parse_option_file("[mysqld]\nuser=mysql\n[client]\nuser = audit_ingest\npassword=\"s3cr#t\"\nport=3307\n# comment\n[mysql]\nuser=other\n").unwrap();
+        assert_eq!(c.user.as_deref(), Some("audit_ingest"));
+        assert_eq!(c.password.as_deref(), Some("s3cr#t"));
+        assert_eq!(c.port, Some(3307));
+        assert!(parse_option_file("[client]\nport=x\n").is_err());
+    }
+
+    #[test]
+    fn dsn_names_the_database() {
+        let (_, db) = connect_options(&ConnectSettings { dsn: Some("mysql://u:p@127.0.0.1:3306/audit".into()), ..Default::default() }).unwrap();
+        assert_eq!(db, "audit");
+        let (_, db) = connect_options(&ConnectSettings { dsn: Some("mysql://u:p@127.0.0.1:3306".into()), ..Default::default() }).unwrap();
+        assert_eq!(db, "percona");
+    }
+}

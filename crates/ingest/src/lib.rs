@@ -1,0 +1,22 @@
+//! Follows a MySQL audit log and stores its records in a MySQL table exactly once.
+//!
+//! - [`follower`]: a path in, records out, through rotation, truncation and restarts (no database).
+//! - [`sink`]: batches and their checkpoint committed in one transaction, with `mysql_async`.
+//! - [`pipeline`]: the loop joining the two, with reconnects and backoff.
+//! - [`checkpoint`], [`identity`]: where a source is, and which file is which.
+//! - [`metrics`]: counters and the Prometheus endpoint.
+//!
+//! The `audit-ingest` binary is a thin command line over this library; `examples/embed.rs` shows the
+//! library in another program.
+#![deny(missing_docs)]
+
+pub mod checkpoint;
+pub mod config;
+pub mod follower;
+pub mod identity;
+pub mod metrics;
+pub mod pipeline;
+pub mod sink;
+
+pub use audit_model;
+pub use audit_schema;

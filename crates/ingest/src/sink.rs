@@ -1,0 +1,397 @@
+//! Writes records into MySQL, exactly once: each batch and the checkpoint that follows it commit in one
+//! transaction, with the checkpoint row locked (`SELECT ... FOR UPDATE`), so a crash anywhere leaves
+//! either both or neither. Data travels only as statement parameters.
+
+use std::time::Duration;
+
+use audit_model::{Kind, MalformedRecord, Record};
+use audit_schema::TableNames;
+use mysql_async::prelude::*;
+use mysql_async::{Conn, Opts, Params, Pool, TxOpts, Value};
+
+use crate::checkpoint::Checkpoint;
+use crate::follower::{Event, Item};
+
+/// A sink's errors.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The server or the connection failed; retrying after a reconnect may succeed.
+    #[error("database: {0}")]
+    Db(#[from] mysql_async::Error),
+    /// The checkpoint in the table is not the one this process committed: another process writes the
+    /// same source, or the table was changed by hand.
+    #[error("checkpoint of source {source_name:?} moved under us (expected offset {expected:?}, found {found:?}): is another audit-ingest running for this source?")]
+    Conflict {
+        /// The source.
+        source_name: String,
+        /// What we committed last.
+        expected: Option<u64>,
+        /// What the table holds.
+        found: Option<u64>,
+    },
+    /// The stored checkpoint cannot be read.
+    #[error("source {source_name:?}: {reason}")]
+    BadCheckpoint {
+        /// The source.
+        source_name: String,
+        /// Why.
+        reason: String,
+    },
+    /// Another process holds the source's lock.
+    #[error("source {0:?} is being ingested by another process (lock held)")]
+    Locked(String),
+}
+
+impl SinkError {
+    /// Whether retrying after a reconnect can help.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SinkError::Db(e) => match e {
+                mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => true,
+                // Deadlock, lock wait timeout, server shutting down, too many connections, read-only.
+                mysql_async::Error::Server(s) => matches!(s.code, 1205 | 1213 | 1053 | 1040 | 1927 | 2006 | 2013 | 1290 | 1836),
+                _ => false,
+            },
+            SinkError::Locked(_) => true,
+            SinkError::Conflict { .. } | SinkError::BadCheckpoint { .. } => false,
+        }
+    }
+}
+
+/// Where the sink writes and how it batches.
+#[derive(Debug, Clone)]
+pub struct SinkOptions {
+    /// The tables.
+    pub names: TableNames,
+    /// The source's name: the checkpoint's key and part of each row's identity.
+    pub source: String,
+}
+
+const DATA_COLUMNS: &[&str] = &[
+    "source", "file_id", "file_offset", "event_time", "name", "kind", "status", "is_failed_login", "user", "priv_user", "host", "ip", "db",
+    "connection_id", "command_class", "format", "audit_record",
+];
+const DEAD_COLUMNS: &[&str] = &["source", "file_path", "file_id", "file_offset", "reason", "raw", "created_at"];
+/// Rows a statement: a few fixed sizes, so the server and the client cache a few prepared statements.
+const CHUNKS: &[usize] = &[1000, 100, 10, 1];
+
+/// Rows ready to insert, built from follower items.
+#[derive(Debug, Default)]
+pub struct Batch {
+    rows: Vec<Vec<Value>>,
+    dead: Vec<Vec<Value>>,
+    bytes: usize,
+    log_bytes: u64,
+    failed_logins: Vec<String>,
+}
+
+/// Clips text to a column's width in characters (the whole value stays in `audit_record`).
+fn clip(s: &str, chars: usize) -> &str {
+    match s.char_indices().nth(chars) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+fn text(v: Option<&str>, chars: usize) -> Value {
+    v.map_or(Value::NULL, |s| Value::Bytes(clip(s, chars).as_bytes().to_vec()))
+}
+
+fn datetime(ts: jiff::Timestamp) -> Value {
+    let dt = ts.to_zoned(jiff::tz::TimeZone::UTC).datetime();
+    Value::Date(dt.year() as u16, dt.month() as u8, dt.day() as u8, dt.hour() as u8, dt.minute() as u8, dt.second() as u8, (dt.subsec_nanosecond() / 1000) as u32)
+}
+
+impl Batch {
+    /// Rows in the batch (records and dead letters).
+    pub fn len(&self) -> usize {
+        self.rows.len() + self.dead.len()
+    }
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Approximate bytes of the batch's values.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+    /// Accounts (`user@source`) of the failed logins in the batch, for metrics.
+    pub fn failed_logins(&self) -> &[String] {
+        &self.failed_logins
+    }
+    /// Bytes of the log the batch's records and dead letters span.
+    pub fn log_bytes(&self) -> u64 {
+        self.log_bytes
+    }
+    /// Records in the batch.
+    pub fn records(&self) -> usize {
+        self.rows.len()
+    }
+    /// Dead letters in the batch.
+    pub fn dead_letters(&self) -> usize {
+        self.dead.len()
+    }
+
+    /// Adds a record.
+    pub fn push_record(&mut self, source: &str, file_key: &str, r: &Record) {
+        let json = r.to_percona_json();
+        self.bytes += json.len() + 200;
+        self.log_bytes += r.span().end - r.span().start;
+        if r.is_failed_login() {
+            let src = r.ip().filter(|s| !s.is_empty()).or(r.host()).unwrap_or("");
+            self.failed_logins.push(format!("{}@{}", r.user().unwrap_or(""), src));
+        }
+        self.rows.push(vec![
+            Value::Bytes(source.as_bytes().to_vec()),
+            Value::Bytes(file_key.as_bytes().to_vec()),
+            Value::UInt(r.span().start),
+            datetime(r.timestamp()),
+            text(Some(r.name()), 64),
+            Value::Bytes(r.kind().name().as_bytes().to_vec()),
+            r.status().map_or(Value::NULL, |s| Value::Int(s.clamp(i64::from(i32::MIN), i64::from(i32::MAX)))),
+            Value::Int(i64::from(r.is_failed_login())),
+            text(r.user(), 255),
+            text(r.priv_user(), 255),
+            text(r.host(), 255),
+            text(r.ip(), 64),
+            text(r.db(), 255),
+            r.connection_id().map_or(Value::NULL, Value::UInt),
+            text(r.command_class(), 64),
+            Value::Bytes(r.format().name().as_bytes().to_vec()),
+            Value::Bytes(json.into_bytes()),
+        ]);
+    }
+
+    /// Adds a malformed record.
+    pub fn push_dead(&mut self, source: &str, path: &std::path::Path, file_key: &str, m: &MalformedRecord) {
+        self.bytes += m.raw.len() + m.reason.len() + 200;
+        self.log_bytes += m.len;
+        self.dead.push(vec![
+            Value::Bytes(source.as_bytes().to_vec()),
+            Value::Bytes(path.to_string_lossy().as_bytes().to_vec()),
+            Value::Bytes(file_key.as_bytes().to_vec()),
+            Value::UInt(m.position.byte),
+            Value::Bytes(m.reason.as_bytes().to_vec()),
+            Value::Bytes(m.raw.clone()),
+            datetime(jiff::Timestamp::now()),
+        ]);
+    }
+
+    /// Adds a follower item, unless `keep` refuses its record (filters); returns whether it was added.
+    pub fn push_item(&mut self, source: &str, item: &Item, keep: impl Fn(&Record) -> bool) -> bool {
+        match &item.event {
+            Event::Record(r) if keep(r) => {
+                self.push_record(source, &item.file_key, r);
+                true
+            }
+            Event::Record(_) => false,
+            Event::Malformed(m) => {
+                self.push_dead(source, &item.path, &item.file_key, m);
+                true
+            }
+        }
+    }
+}
+
+/// The MySQL side: schema, checkpoint, batches.
+#[derive(Debug, Clone)]
+pub struct Sink {
+    pool: Pool,
+    opts: SinkOptions,
+    insert_prefix: String,
+    dead_prefix: String,
+}
+
+fn placeholders(cols: usize, rows: usize) -> String {
+    let one = format!("({})", vec!["?"; cols].join(","));
+    vec![one; rows].join(",")
+}
+
+impl Sink {
+    /// A sink writing to `opts.names` through a pool on `dsn`.
+    pub fn new(mysql: Opts, opts: SinkOptions) -> Sink {
+        let pool = Pool::new(mysql);
+        let insert_prefix = format!("INSERT INTO {} ({}) VALUES ", opts.names.data(), DATA_COLUMNS.join(", "));
+        let dead_prefix = format!("INSERT INTO {} ({}) VALUES ", opts.names.dead_letter(), DEAD_COLUMNS.join(", "));
+        Sink { pool, opts, insert_prefix, dead_prefix }
+    }
+
+    /// The options.
+    pub fn options(&self) -> &SinkOptions {
+        &self.opts
+    }
+
+    /// A connection from the pool.
+    pub async fn conn(&self) -> Result<Conn, SinkError> {
+        Ok(self.pool.get_conn().await?)
+    }
+
+    /// Creates the database and tables if they do not exist.
+    pub async fn apply_schema(&self) -> Result<(), SinkError> {
+        let mut conn = self.conn().await?;
+        let stmts = audit_schema::ddl_statements(&self.opts.names).map_err(|e| SinkError::BadCheckpoint { source_name: self.opts.source.clone(), reason: e.to_string() })?;
+        for s in stmts {
+            conn.query_drop(s).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes the source's advisory lock on a connection the caller keeps open as long as it ingests:
+    /// a second process for the same source is refused instead of interleaving.
+    pub async fn lock_source(&self) -> Result<Conn, SinkError> {
+        let mut conn = self.conn().await?;
+        let name = format!("audit-ingest:{}:{}", self.opts.names.data(), self.opts.source);
+        let got: Option<Option<i64>> = conn.exec_first("SELECT GET_LOCK(?, 0)", (clip(&name, 64),)).await?;
+        if got.flatten() != Some(1) {
+            return Err(SinkError::Locked(self.opts.source.clone()));
+        }
+        Ok(conn)
+    }
+
+    /// The committed checkpoint, if any.
+    pub async fn load_checkpoint(&self) -> Result<Option<Checkpoint>, SinkError> {
+        let mut conn = self.conn().await?;
+        let sql = format!("SELECT state FROM {} WHERE source = ?", self.opts.names.checkpoint());
+        let state: Option<Option<String>> = conn.exec_first(sql, (&self.opts.source,)).await?;
+        match state.flatten() {
+            None => Ok(None),
+            Some(s) => Checkpoint::from_json(&s).map(Some).map_err(|reason| SinkError::BadCheckpoint { source_name: self.opts.source.clone(), reason }),
+        }
+    }
+
+    /// Commits `batch` and `next` in one transaction, after checking the stored checkpoint is still
+    /// `prev` (what this process committed last, `None` for none).
+    pub async fn commit(&self, batch: &Batch, prev: Option<&Checkpoint>, next: &Checkpoint) -> Result<(), SinkError> {
+        let mut conn = self.conn().await?;
+        let mut tx = conn.start_transaction(TxOpts::default()).await?;
+        let result = self.commit_in(&mut tx, batch, prev, next).await;
+        match result {
+            Ok(()) => Ok(tx.commit().await?),
+            Err(e) => {
+                // End the transaction explicitly: a dropped one only marks the connection.
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn commit_in(&self, tx: &mut mysql_async::Transaction<'_>, batch: &Batch, prev: Option<&Checkpoint>, next: &Checkpoint) -> Result<(), SinkError> {
+        let sql = format!("SELECT state FROM {} WHERE source = ? FOR UPDATE", self.opts.names.checkpoint());
+        let stored: Option<Option<String>> = tx.exec_first(sql, (&self.opts.source,)).await?;
+        let stored = match stored.flatten() {
+            Some(s) => Some(Checkpoint::from_json(&s).map_err(|reason| SinkError::BadCheckpoint { source_name: self.opts.source.clone(), reason })?),
+            None => None,
+        };
+        let same = match (&stored, prev) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.file == b.file && a.offset == b.offset,
+            _ => false,
+        };
+        if !same {
+            return Err(SinkError::Conflict { source_name: self.opts.source.clone(), expected: prev.map(|c| c.offset), found: stored.map(|c| c.offset) });
+        }
+        insert_chunked(tx, &self.insert_prefix, DATA_COLUMNS.len(), &batch.rows, " ON DUPLICATE KEY UPDATE id = id").await?;
+        insert_chunked(tx, &self.dead_prefix, DEAD_COLUMNS.len(), &batch.dead, " ON DUPLICATE KEY UPDATE id = id").await?;
+        let sql = format!(
+            "INSERT INTO {} (source, file_path, file_id, file_offset, state, records_total, updated_at) VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6)) \
+             ON DUPLICATE KEY UPDATE file_path = VALUES(file_path), file_id = VALUES(file_id), file_offset = VALUES(file_offset), \
+             state = VALUES(state), records_total = records_total + VALUES(records_total), updated_at = VALUES(updated_at)",
+            self.opts.names.checkpoint()
+        );
+        tx.exec_drop(
+            sql,
+            (
+                &self.opts.source,
+                next.path.to_string_lossy().as_ref(),
+                next.file.key(),
+                next.offset,
+                next.to_json(),
+                batch.rows.len() as u64,
+            ),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Touches the heartbeat (`updated_at`) of the source's checkpoint row, creating the row (with no
+    /// position) when nothing was committed yet, so the staleness check sees a live ingester.
+    pub async fn heartbeat(&self, path: &std::path::Path) -> Result<(), SinkError> {
+        let mut conn = self.conn().await?;
+        let sql = format!(
+            "INSERT INTO {} (source, file_path, file_id, file_offset, state, records_total, updated_at) VALUES (?, ?, '', 0, NULL, 0, UTC_TIMESTAMP(6)) \
+             ON DUPLICATE KEY UPDATE updated_at = VALUES(updated_at)",
+            self.opts.names.checkpoint()
+        );
+        conn.exec_drop(sql, (&self.opts.source, path.to_string_lossy().as_ref())).await?;
+        Ok(())
+    }
+
+    /// Deletes rows older than `keep`, in small batches ordered by time, pausing between them, so
+    /// retention never holds long locks or floods replication. Returns the rows deleted.
+    pub async fn enforce_retention(&self, keep: Duration, pause: Duration) -> Result<u64, SinkError> {
+        let mut conn = self.conn().await?;
+        let sql = format!("DELETE FROM {} WHERE event_time < UTC_TIMESTAMP(6) - INTERVAL ? SECOND ORDER BY event_time LIMIT 1000", self.opts.names.data());
+        let mut total = 0;
+        loop {
+            conn.exec_drop(&sql, (keep.as_secs(),)).await?;
+            let n = conn.affected_rows();
+            total += n;
+            if n < 1000 {
+                return Ok(total);
+            }
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) -> Result<(), SinkError> {
+        Ok(self.pool.disconnect().await?)
+    }
+}
+
+async fn insert_chunked(tx: &mut mysql_async::Transaction<'_>, prefix: &str, cols: usize, rows: &[Vec<Value>], suffix: &str) -> Result<(), SinkError> {
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let n = CHUNKS.iter().copied().find(|&c| c <= rest.len()).unwrap_or(1);
+        let (chunk, tail) = rest.split_at(n);
+        let sql = format!("{prefix}{}{suffix}", placeholders(cols, n));
+        let params: Vec<Value> = chunk.iter().flat_map(|r| r.iter().cloned()).collect();
+        tx.exec_drop(sql, Params::Positional(params)).await?;
+        rest = tail;
+    }
+    Ok(())
+}
+
+/// Whether a record is of the kinds wanted and not from an excluded account.
+#[derive(Debug, Clone, Default)]
+pub struct RecordFilter {
+    /// Kinds to keep; empty keeps all.
+    pub kinds: Vec<Kind>,
+    /// Accounts to drop, as `user` or `user@host` (host `%` or absent matches any).
+    pub exclude_accounts: Vec<(String, Option<String>)>,
+}
+
+impl RecordFilter {
+    /// Whether to keep `r`.
+    pub fn keep(&self, r: &Record) -> bool {
+        if !self.kinds.is_empty() && !self.kinds.contains(&r.kind()) {
+            return false;
+        }
+        // Failed logins are never filtered by account: they are what the checks look for.
+        if r.is_failed_login() {
+            return true;
+        }
+        let user = account_user(r);
+        let host = r.host().unwrap_or("");
+        !self.exclude_accounts.iter().any(|(u, h)| u == user && h.as_deref().is_none_or(|h| h == "%" || h == host || r.ip() == Some(h)))
+    }
+}
+
+/// The account's user name: Percona statement records write `priv[user] @ host [ip]`.
+fn account_user(r: &Record) -> &str {
+    let u = r.priv_user().filter(|s| !s.is_empty()).or(r.user()).unwrap_or("");
+    match u.find('[') {
+        Some(i) if u.contains("] @ ") => &u[..i],
+        _ => u,
+    }
+}
