@@ -2,6 +2,7 @@
 //! bytes, in the same run. Prints a table.
 //!
 //! `cargo bench -p audit-model --bench throughput` (about 100 MB a format; `BENCH_MB=20` for less).
+#![allow(clippy::unwrap_used)] // tests and benches fail loudly on purpose
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

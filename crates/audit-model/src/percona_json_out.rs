@@ -195,6 +195,16 @@ impl Record {
     }
 }
 
+/// The event time in RFC 3339, UTC, with `Z`; fractional seconds only when there are any.
+pub(crate) fn rfc3339(rec: &Record) -> String {
+    if rec.timestamp().subsec_nanosecond() == 0 {
+        utc_text(rec)
+    } else {
+        rec.timestamp().strftime("%Y-%m-%dT%H:%M:%S%.fZ").to_string()
+    }
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,14 +214,5 @@ mod tests {
         let mut out = String::new();
         escape_json_into("a\"b\\c/d\u{8}\t\n\u{c}\r\u{1}\u{1f}é😀", &mut out);
         assert_eq!(out, r#"a\"b\\c\/d\b\t\n\f\r\u0001\u001Fé😀"#);
-    }
-}
-
-/// The event time in RFC 3339, UTC, with `Z`; fractional seconds only when there are any.
-pub(crate) fn rfc3339(rec: &Record) -> String {
-    if rec.timestamp().subsec_nanosecond() == 0 {
-        utc_text(rec)
-    } else {
-        rec.timestamp().strftime("%Y-%m-%dT%H:%M:%S%.fZ").to_string()
     }
 }

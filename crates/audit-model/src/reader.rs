@@ -11,6 +11,9 @@ use crate::record::{Format, Record};
 /// large statements). The reader's memory is bounded by this, not by the file.
 pub const DEFAULT_MAX_RECORD: usize = 64 << 20;
 const CHUNK: usize = 256 << 10;
+/// While skipping an oversized record, this many trailing bytes stay buffered so a record start that
+/// straddles two reads is still seen.
+const RESYNC_KEEP: usize = 64;
 
 /// How a [`RecordReader`] reads.
 #[derive(Debug, Clone)]
@@ -104,6 +107,9 @@ pub struct RecordReader<R> {
     line: u64,
     /// The next read must bring at least this many bytes before the parser is asked again.
     want: usize,
+    /// Skipping a record larger than the limit whose end is not in the buffer yet: the error to report
+    /// once the next record start is found.
+    skipping: Option<MalformedRecord>,
 }
 
 impl<R: BufRead> RecordReader<R> {
@@ -120,6 +126,7 @@ impl<R: BufRead> RecordReader<R> {
             end: 0,
             line: 1,
             want: 0,
+            skipping: None,
         }
     }
 
@@ -142,6 +149,12 @@ impl<R: BufRead> RecordReader<R> {
     /// The pending bytes themselves.
     pub fn pending_bytes(&self) -> &[u8] {
         &self.buf[self.pos..self.end]
+    }
+
+    /// Bytes the reader holds in memory: bounded by the largest record (and the read size), not by the
+    /// input.
+    pub fn buffer_capacity(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// The underlying reader.
@@ -222,7 +235,20 @@ impl<R: BufRead> RecordReader<R> {
                         Detection::NeedMore => {}
                     }
                 }
-                if let Some(parser) = self.parser.as_mut() {
+                if let Some(mut skip) = self.skipping.take() {
+                    let found = self.parser.as_ref().and_then(|p| p.resync(&self.buf[self.pos..self.end]));
+                    // Keep the last bytes: a record start may begin in them.
+                    let n = found.unwrap_or(avail.saturating_sub(RESYNC_KEEP));
+                    let room = MalformedRecord::MAX_RAW.saturating_sub(skip.raw.len());
+                    skip.raw.extend_from_slice(&self.buf[self.pos..self.pos + n.min(room)]);
+                    skip.len += n as u64;
+                    self.advance(n);
+                    if found.is_some() {
+                        return Some(Err(Error::Malformed(Box::new(skip))));
+                    }
+                    self.skipping = Some(skip);
+                    self.want = avail - n + 1;
+                } else if let Some(parser) = self.parser.as_mut() {
                     match parser.step(&self.buf[self.pos..self.end]) {
                         Step::Skip(n) => {
                             self.advance(n.clamp(1, avail));
@@ -238,12 +264,25 @@ impl<R: BufRead> RecordReader<R> {
                         Step::NeedMore => {}
                     }
                     if avail >= self.opts.max_record {
-                        let skip = parser.resync(&self.buf[self.pos..self.end]).unwrap_or(avail);
                         let reason = format!("record larger than the limit of {} bytes", self.opts.max_record);
-                        return Some(Err(self.malformed(skip, reason)));
+                        match parser.resync(&self.buf[self.pos..self.end]) {
+                            Some(n) => return Some(Err(self.malformed(n, reason))),
+                            None => {
+                                // Its end is not in the buffer: skip until the next record start, then
+                                // report the whole record as one error.
+                                let n = avail.saturating_sub(RESYNC_KEEP);
+                                let raw = self.buf[self.pos..self.pos + n.min(MalformedRecord::MAX_RAW)].to_vec();
+                                self.skipping = Some(MalformedRecord { position: self.here(), len: n as u64, reason, raw });
+                                self.advance(n);
+                                self.want = avail - n + 1;
+                                continue;
+                            }
+                        }
                     }
+                    self.want = avail + 1;
+                } else {
+                    self.want = avail + 1;
                 }
-                self.want = avail + 1;
             }
             match self.fill() {
                 Ok(true) => {}

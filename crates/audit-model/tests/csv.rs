@@ -2,35 +2,15 @@
 //! trip.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, Read};
+mod common;
+
+use common::OneByte;
 
 use audit_model::{parse_all, Field, Format, Kind, MalformedRecord, ParseOptions, ReaderOptions, Record, RecordReader};
 use proptest::prelude::*;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/csv");
 
-/// A `BufRead` that hands out one byte at a time, to exercise every refill path.
-struct OneByte<'a>(&'a [u8]);
-
-impl Read for OneByte<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.0.is_empty() || buf.is_empty() {
-            return Ok(0);
-        }
-        buf[0] = self.0[0];
-        self.0 = &self.0[1..];
-        Ok(1)
-    }
-}
-
-impl BufRead for OneByte<'_> {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        Ok(&self.0[..self.0.len().min(1)])
-    }
-    fn consume(&mut self, amt: usize) {
-        self.0 = &self.0[amt..];
-    }
-}
 
 type Parsed = (Vec<Result<Record, MalformedRecord>>, u64);
 
@@ -57,38 +37,6 @@ fn records(input: &[u8]) -> Vec<Record> {
     items.into_iter().map(|r| r.unwrap_or_else(|e| panic!("unexpected error: {e:?}"))).collect()
 }
 
-/// The audit records of an MTR transcript: the lines starting with `"` in the sections that follow a
-/// line of `=====`. The harness masked `"<ID>"`, `"<DATETIME>"` and `"<CONN_ID>"`; they are replaced with
-/// realistic values (record `<n>_2021-06-30T15:03:11`, time `2021-06-30T16:<mm>:<ss> UTC` or the `Z`
-/// form on odd records, connection id `100 + n`).
-fn transcript_records(file: &str) -> String {
-    let text = std::fs::read_to_string(format!("{FIXTURES}/{file}")).unwrap();
-    let mut out = String::new();
-    let mut inside = false;
-    let mut n = 0;
-    for line in text.lines() {
-        if line.starts_with("=====") {
-            inside = !inside;
-            continue;
-        }
-        if inside && line.starts_with('"') {
-            let ts = if n % 2 == 0 {
-                format!("\"2021-06-30T16:{:02}:{:02} UTC\"", n / 60, n % 60)
-            } else {
-                format!("\"2021-06-30T16:{:02}:{:02}Z\"", n / 60, n % 60)
-            };
-            let line = line
-                .replace("\"<ID>\"", &format!("\"{}_2021-06-30T15:03:11\"", 22567 + n))
-                .replace("\"<DATETIME>\"", &ts)
-                .replace("\"<CONN_ID>\"", &format!("\"{}\"", 100 + n));
-            out.push_str(&line);
-            out.push('\n');
-            n += 1;
-        }
-    }
-    assert!(n > 0, "no records in {file}");
-    out
-}
 
 fn find(recs: &[Record], pred: impl Fn(&Record) -> bool) -> &Record {
     recs.iter().find(|r| pred(r)).expect("a matching record")
@@ -96,7 +44,7 @@ fn find(recs: &[Record], pred: impl Fn(&Record) -> bool) -> &Record {
 
 #[test]
 fn default_db_transcript() {
-    let input = transcript_records("audit_log_default_db.result");
+    let input = common::transcripts::percona_csv_file("audit_log_default_db.result");
     let recs = records(input.as_bytes());
     assert_eq!(recs.len(), input.lines().count());
     assert_eq!(recs.len(), 31);
@@ -163,7 +111,7 @@ fn default_db_transcript() {
 
 #[test]
 fn filter_users_transcript() {
-    let input = transcript_records("audit_log_filter_users.result");
+    let input = common::transcripts::percona_csv_file("audit_log_filter_users.result");
     let recs = records(input.as_bytes());
     assert_eq!(recs.len(), input.lines().count());
 
@@ -188,7 +136,7 @@ fn filter_users_transcript() {
 
 #[test]
 fn prepare_stmt_transcript() {
-    let input = transcript_records("audit_log_filter_prepare_stmt.result");
+    let input = common::transcripts::percona_csv_file("audit_log_filter_prepare_stmt.result");
     let recs = records(input.as_bytes());
     assert_eq!(recs.len(), 7);
     let prepare = find(&recs, |r| r.command_class() == Some("prepare_sql"));
@@ -200,7 +148,7 @@ fn prepare_stmt_transcript() {
 
 #[test]
 fn ps3867_transcript() {
-    let input = transcript_records("percona_bug_ps3867.result");
+    let input = common::transcripts::percona_csv_file("percona_bug_ps3867.result");
     let recs = records(input.as_bytes());
     let kinds: Vec<_> = recs.iter().map(Record::kind).collect();
     assert_eq!(kinds, [Kind::Connect, Kind::Query, Kind::Disconnect]);
@@ -235,7 +183,7 @@ fn doc_example() {
 fn writer_reproduces_the_plugin() {
     let mut inputs: Vec<String> = ["audit_log_default_db.result", "audit_log_filter_users.result", "audit_log_filter_prepare_stmt.result", "percona_bug_ps3867.result"]
         .iter()
-        .map(|f| transcript_records(f))
+        .map(|f| common::transcripts::percona_csv_file(f))
         .collect();
     inputs.push(std::fs::read_to_string(format!("{FIXTURES}/format-csv.log")).unwrap());
     inputs.push(AUDIT_AND_MORE.to_string());
@@ -380,7 +328,7 @@ proptest! {
 
     #[test]
     fn mutated_corpus_never_panics(cut in 0usize..2000, byte in any::<u8>()) {
-        let mut input = transcript_records("percona_bug_ps3867.result").into_bytes();
+        let mut input = common::transcripts::percona_csv_file("percona_bug_ps3867.result").into_bytes();
         input.extend_from_slice(AUDIT_AND_MORE.as_bytes());
         let at = cut % input.len();
         input[at] = byte;
@@ -483,7 +431,7 @@ mod round_trip {
 fn throughput() {
     let mut sample = String::new();
     for f in ["audit_log_default_db.result", "audit_log_filter_users.result", "audit_log_filter_prepare_stmt.result"] {
-        sample.push_str(&transcript_records(f));
+        sample.push_str(&common::transcripts::percona_csv_file(f));
     }
     sample.push_str(AUDIT_AND_MORE);
     let input = sample.repeat((64 << 20) / sample.len());

@@ -2,37 +2,16 @@
 //! time zones, errors and refills.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, Read};
+mod common;
+
+use common::OneByte;
 
 use audit_model::{parse_all, Field, Format, Kind, MalformedRecord, ParseOptions, ReaderOptions, Record, RecordReader};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use proptest::prelude::*;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mariadb");
 
-/// A `BufRead` that hands out one byte at a time, to exercise every refill path.
-struct OneByte<'a>(&'a [u8]);
-
-impl Read for OneByte<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.0.is_empty() || buf.is_empty() {
-            return Ok(0);
-        }
-        buf[0] = self.0[0];
-        self.0 = &self.0[1..];
-        Ok(1)
-    }
-}
-
-impl BufRead for OneByte<'_> {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        Ok(&self.0[..self.0.len().min(1)])
-    }
-    fn consume(&mut self, amt: usize) {
-        self.0 = &self.0[amt..];
-    }
-}
 
 type Parsed = (Vec<Result<Record, MalformedRecord>>, u64);
 
@@ -64,33 +43,10 @@ fn records(input: &[u8]) -> Vec<Record> {
     items.into_iter().map(|r| r.unwrap_or_else(|e| panic!("unexpected error: {e:?}"))).collect()
 }
 
-/// The audit lines of the MTR transcript (`TIME,HOSTNAME,...`). The harness masked the timestamp, the
-/// server host and ids; they are replaced with realistic values: `20261129 05:<mm>:<ss>` counting up a
-/// second a line, `vm`, connection id `10 + n`, query id `1000 + n`, and for the masked error numbers
-/// 1045 on FAILED_CONNECT and 1064 (syntax error) on QUERY.
-fn transcript() -> String {
-    let text = std::fs::read_to_string(format!("{FIXTURES}/server_audit.result")).unwrap();
-    let mut out = String::new();
-    for (n, line) in text.lines().filter(|l| l.starts_with("TIME,HOSTNAME,")).enumerate() {
-        let mut line = line
-            .replacen("TIME", &format!("20261129 05:{:02}:{:02}", n / 60, n % 60), 1)
-            .replacen("HOSTNAME", "vm", 1)
-            .replacen(",ID,ID,", &format!(",{},{},", 10 + n, 1000 + n), 1)
-            .replacen(",ID,0,", &format!(",{},0,", 10 + n), 1);
-        if let Some(head) = line.strip_suffix(",ID") {
-            let code = if line.contains(",FAILED_CONNECT,") { 1045 } else { 1064 };
-            line = format!("{head},{code}");
-        }
-        assert!(!line.contains(",ID"), "{line}");
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
-}
 
 #[test]
 fn transcript_records() {
-    let input = transcript();
+    let input = common::transcripts::mariadb_file();
     let recs = records(input.as_bytes());
     assert_eq!(recs.len(), 138);
     for (n, r) in recs.iter().enumerate() {
@@ -353,7 +309,7 @@ proptest! {
 #[test]
 #[ignore = "a measurement, run in release"]
 fn throughput() {
-    let sample = transcript();
+    let sample = common::transcripts::mariadb_file();
     let input = sample.repeat((64 << 20) / sample.len());
     for tz in [TimeZone::UTC, TimeZone::get("Europe/Berlin").unwrap()] {
         let start = std::time::Instant::now();

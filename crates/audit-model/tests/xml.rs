@@ -317,21 +317,10 @@ fn filter_old_doc_example() {
     assert_eq!(out.1, input.len() as u64);
 }
 
-/// The audit records of the component's mtr transcript, with the harness's masks replaced by realistic
-/// values (the test harness wrote `[masked]` for the timestamp, record id and connection id).
-fn mtr_message_xml() -> String {
-    let transcript = corpus("percona-audit_log_filter/mtr/message_internal_xml_new.result");
-    let start = transcript.find("<?xml").unwrap();
-    let end = transcript.find("</AUDIT>\n").unwrap() + "</AUDIT>\n".len();
-    transcript[start..end]
-        .replace("<TIMESTAMP>[masked]</TIMESTAMP>", "<TIMESTAMP>2024-05-06T07:08:09</TIMESTAMP>")
-        .replace("<RECORD_ID>[masked]</RECORD_ID>", "<RECORD_ID>3_2024-05-06T07:08:00</RECORD_ID>")
-        .replace("<CONNECTION_ID>[masked]</CONNECTION_ID>", "<CONNECTION_ID>9</CONNECTION_ID>")
-}
 
 #[test]
 fn filter_new_mtr_message_with_map() {
-    let input = mtr_message_xml();
+    let input = common::transcripts::filter_xml_message();
     assert!(!input.contains("[masked]"));
     let out = read(&input, Format::FilterXmlNew);
     assert!(errors(&out).is_empty(), "{:?}", errors(&out));
@@ -382,7 +371,7 @@ fn filter_new_mtr_transcript_as_is() {
 
 #[test]
 fn filter_invalid_timestamp_names_the_value() {
-    let input = mtr_message_xml().replace("2024-05-06T07:08:09", "[masked]");
+    let input = common::transcripts::filter_xml_message().replace("2024-05-06T07:08:09", "[masked]");
     let out = read(&input, Format::FilterXmlNew);
     let errs = errors(&out);
     assert_eq!(errs.len(), 1);
@@ -613,11 +602,12 @@ fn resync_past_a_record_larger_than_the_limit() {
     let small = old_query("2_x", "6", "2021-06-30T11:57:14Z");
     let input = format!("{big}{small}");
     // Read one byte at a time, the big record is incomplete when it reaches the limit: it is skipped
-    // as errors, up to the next record, which is read.
+    // (reported as one error) up to the next record, which is read.
     let rdr = audit_model::RecordReader::new(OneByte(input.as_bytes()), audit_model::ReaderOptions::new().format(Format::PerconaOld).max_record(1024));
     let items: Vec<_> = rdr.collect();
     assert!(items.len() >= 2);
     let (last, errs) = items.split_last().unwrap();
+    assert_eq!(errs.len(), 1);
     assert!(errs.iter().all(Result::is_err));
     let skipped: u64 = errs.iter().map(|e| match e {
         Err(audit_model::Error::Malformed(m)) => m.len,
@@ -644,7 +634,7 @@ mod robust {
             corpus("percona-audit_log_filter/doc-examples/format-new.xml"),
             corpus("percona-audit_log_filter/doc-examples/format-old.xml"),
             corpus("mysql-enterprise/doc-examples/format-new.xml"),
-            mtr_message_xml(),
+            common::transcripts::filter_xml_message(),
         ]
     }
 

@@ -168,3 +168,96 @@ pub mod strategy {
             .collect()
     }
 }
+
+/// The audit records inside the servers' test transcripts, with the harness's masks replaced by
+/// realistic values (each function says which). Shared by the format tests and the snapshots.
+pub mod transcripts {
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+    /// A Percona CSV transcript copied into `tests/fixtures/csv`.
+    pub fn percona_csv_file(file: &str) -> String {
+        let text = std::fs::read_to_string(format!("{FIXTURES}/csv/{file}")).unwrap();
+        percona_csv(&text, file)
+    }
+
+/// The audit records of an MTR transcript: the lines starting with `"` in the sections that follow a
+    /// line of `=====`. The harness masked `"<ID>"`, `"<DATETIME>"` and `"<CONN_ID>"`; they are replaced with
+    /// realistic values (record `<n>_2021-06-30T15:03:11`, time `2021-06-30T16:<mm>:<ss> UTC` or the `Z`
+    /// form on odd records, connection id `100 + n`).
+    pub fn percona_csv(text: &str, file: &str) -> String {
+        let mut out = String::new();
+        let mut inside = false;
+        let mut n = 0;
+        for line in text.lines() {
+            if line.starts_with("=====") {
+                inside = !inside;
+                continue;
+            }
+            if inside && line.starts_with('"') {
+                let ts = if n % 2 == 0 {
+                    format!("\"2021-06-30T16:{:02}:{:02} UTC\"", n / 60, n % 60)
+                } else {
+                    format!("\"2021-06-30T16:{:02}:{:02}Z\"", n / 60, n % 60)
+                };
+                let line = line
+                    .replace("\"<ID>\"", &format!("\"{}_2021-06-30T15:03:11\"", 22567 + n))
+                    .replace("\"<DATETIME>\"", &ts)
+                    .replace("\"<CONN_ID>\"", &format!("\"{}\"", 100 + n));
+                out.push_str(&line);
+                out.push('\n');
+                n += 1;
+            }
+        }
+        assert!(n > 0, "no records in {file}");
+        out
+    }
+
+    /// MariaDB's server_audit transcript copied into `tests/fixtures/mariadb`.
+    pub fn mariadb_file() -> String {
+        mariadb(&std::fs::read_to_string(format!("{FIXTURES}/mariadb/server_audit.result")).unwrap())
+    }
+
+/// The audit lines of the MTR transcript (`TIME,HOSTNAME,...`). The harness masked the timestamp, the
+    /// server host and ids; they are replaced with realistic values: `20261129 05:<mm>:<ss>` counting up a
+    /// second a line, `vm`, connection id `10 + n`, query id `1000 + n`, and for the masked error numbers
+    /// 1045 on FAILED_CONNECT and 1064 (syntax error) on QUERY.
+    pub fn mariadb(text: &str) -> String {
+        let mut out = String::new();
+        for (n, line) in text.lines().filter(|l| l.starts_with("TIME,HOSTNAME,")).enumerate() {
+            let mut line = line
+                .replacen("TIME", &format!("20261129 05:{:02}:{:02}", n / 60, n % 60), 1)
+                .replacen("HOSTNAME", "vm", 1)
+                .replacen(",ID,ID,", &format!(",{},{},", 10 + n, 1000 + n), 1)
+                .replacen(",ID,0,", &format!(",{},0,", 10 + n), 1);
+            if let Some(head) = line.strip_suffix(",ID") {
+                let code = if line.contains(",FAILED_CONNECT,") { 1045 } else { 1064 };
+                line = format!("{head},{code}");
+            }
+            assert!(!line.contains(",ID"), "{line}");
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    }
+
+/// The audit records of the component's mtr transcript, with the harness's masks replaced by realistic
+    /// values (the test harness wrote `[masked]` for the timestamp, record id and connection id).
+    pub fn filter_xml_message() -> String {
+        let transcript = super::corpus("percona-audit_log_filter/mtr/message_internal_xml_new.result");
+        let start = transcript.find("<?xml").unwrap();
+        let end = transcript.find("</AUDIT>\n").unwrap() + "</AUDIT>\n".len();
+        transcript[start..end]
+            .replace("<TIMESTAMP>[masked]</TIMESTAMP>", "<TIMESTAMP>2024-05-06T07:08:09</TIMESTAMP>")
+            .replace("<RECORD_ID>[masked]</RECORD_ID>", "<RECORD_ID>3_2024-05-06T07:08:00</RECORD_ID>")
+            .replace("<CONNECTION_ID>[masked]</CONNECTION_ID>", "<CONNECTION_ID>9</CONNECTION_ID>")
+    }
+
+    /// The audit_log_filter JSON file printed by the `audit_log_read` test; the harness hid the
+    /// timestamps (`"<hidden>"`, here `2025-04-01 12:00:00`) and connection ids (`<id>`, here 12).
+    pub fn filter_json_udf() -> String {
+        let text = super::corpus("percona-audit_log_filter/mtr/udf_audit_log_read_validate_output.result");
+        let start = text.find("Print audit log filter output\n[").unwrap() + "Print audit log filter output\n".len();
+        let end = start + text[start..].find("\n]\n").unwrap() + 3;
+        text[start..end].replace("\"<hidden>\"", "\"2025-04-01 12:00:00\"").replace("<id>", "12")
+    }
+}
