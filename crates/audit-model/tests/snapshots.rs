@@ -31,7 +31,7 @@ fn normalized(input: &str, format: Option<Format>) -> String {
 
 /// Whether this build's serde_json keeps numbers as written (arbitrary_precision).
 fn arbitrary_precision() -> bool {
-    serde_json::from_str::<serde_json::Value>("1e400").is_ok_and(|v| v.to_string() == *"1e400")
+    serde_json::from_str::<serde_json::Value>("1e400").is_ok()
 }
 
 macro_rules! snap {

@@ -9,6 +9,7 @@
 //! last field, STARTUP_OPTIONS everything between), so a stray quote cannot swallow what follows. More
 //! generally, a broken frame is cut at the first line inside it that clearly starts a new record.
 
+use super::num::{parse_i64, parse_u64};
 use std::borrow::Cow;
 
 use jiff::Timestamp;
@@ -352,19 +353,6 @@ fn text_slow(buf: &[u8], span: Span) -> Cow<'_, str> {
     }
 }
 
-fn parse_u64(b: &[u8]) -> Option<u64> {
-    if b.is_empty() || b.len() > 20 {
-        return None;
-    }
-    b.iter().try_fold(0u64, |n, &d| if d.is_ascii_digit() { n.checked_mul(10)?.checked_add(u64::from(d - b'0')) } else { None })
-}
-
-fn parse_i64(b: &[u8]) -> Option<i64> {
-    match b.split_first() {
-        Some((b'-', rest)) => parse_u64(rest).and_then(|n| 0i64.checked_sub_unsigned(n)),
-        _ => parse_u64(b).and_then(|n| i64::try_from(n).ok()),
-    }
-}
 
 /// `a Connect`, `an Audit`: for error messages.
 fn article(name: &str) -> String {

@@ -12,6 +12,7 @@
 //! Mapping: serverhost, the port of a 12.0.1+ `host:port`, queryid and (table or connection events)
 //! the object go to [`Record::extra`] as `serverhost`, `port`, `query_id`, `object`.
 
+use super::num::{parse_i64, parse_u64};
 use jiff::Timestamp;
 use memchr::{memchr, memchr_iter, memrchr};
 
@@ -317,16 +318,3 @@ fn clip(b: &[u8]) -> std::borrow::Cow<'_, str> {
     lossy(&b[..b.len().min(120)])
 }
 
-fn parse_u64(b: &[u8]) -> Option<u64> {
-    if b.is_empty() || b.len() > 20 {
-        return None;
-    }
-    b.iter().try_fold(0u64, |n, &d| if d.is_ascii_digit() { n.checked_mul(10)?.checked_add(u64::from(d - b'0')) } else { None })
-}
-
-fn parse_i64(b: &[u8]) -> Option<i64> {
-    match b.split_first() {
-        Some((b'-', rest)) => parse_u64(rest).and_then(|n| 0i64.checked_sub_unsigned(n)),
-        _ => parse_u64(b).and_then(|n| i64::try_from(n).ok()),
-    }
-}

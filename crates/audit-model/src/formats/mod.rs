@@ -4,5 +4,6 @@ pub(crate) mod csv;
 pub(crate) mod filter_json;
 pub(crate) mod json;
 pub(crate) mod mariadb;
+pub(crate) mod num;
 pub(crate) mod percona_json;
 pub(crate) mod xml;

@@ -585,35 +585,19 @@ fn invalid(seen: &mut Seen, what: &str, raw: &[u8]) {
     }
 }
 
+/// An empty value is absent; anything else must be a valid number.
 fn parse_u64(raw: &[u8]) -> Result<Option<u64>, ()> {
     if raw.is_empty() {
         return Ok(None);
     }
-    if !raw.iter().all(u8::is_ascii_digit) {
-        return Err(());
-    }
-    raw.iter()
-        .try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
-        .map(Some)
-        .ok_or(())
+    super::num::parse_u64(raw).map(Some).ok_or(())
 }
 
 fn parse_i64(raw: &[u8]) -> Result<Option<i64>, ()> {
     if raw.is_empty() {
         return Ok(None);
     }
-    let (neg, digits) = match raw.strip_prefix(b"-") {
-        Some(d) => (true, d),
-        None => (false, raw),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(());
-    }
-    let v = digits.iter().try_fold(0i64, |n, &d| {
-        let d = i64::from(d - b'0');
-        n.checked_mul(10)?.checked_add(if neg { -d } else { d })
-    });
-    v.map(Some).ok_or(())
+    super::num::parse_i64(raw).map(Some).ok_or(())
 }
 
 /// Appends `raw` unescaped: the five named entities and `&#N;` / `&#xN;`; an unknown or invalid entity
