@@ -20,6 +20,7 @@ impl Default for ParseOptions {
 
 /// What a parser made of the front of its input.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // a record is moved once a step; boxing it cost an allocation a record
 pub enum Step {
     /// No complete record, and nothing to skip, at the front: more bytes are needed. At the end of the
     /// input, what is left is an incomplete record (a writer mid-record, a torn buffer wrap).
@@ -33,7 +34,7 @@ pub enum Step {
         /// Bytes the record occupies.
         len: usize,
         /// The record.
-        record: Box<Record>,
+        record: Record,
     },
     /// The first `len` bytes are a record that cannot be parsed.
     Malformed {

@@ -258,7 +258,7 @@ impl<R: BufRead> RecordReader<R> {
                             let len = len.clamp(1, avail);
                             record.span = self.offset..self.offset + len as u64;
                             self.advance(len);
-                            return Some(Ok(*record));
+                            return Some(Ok(record));
                         }
                         Step::Malformed { len, reason } => return Some(Err(self.malformed(len, reason))),
                         Step::NeedMore => {}

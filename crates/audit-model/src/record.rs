@@ -233,6 +233,11 @@ impl Record {
     /// Starts a record. Parsers and writers' tests use this; `kind` defaults from the name via
     /// [`Record::classify`] when [`RecordBuilder::kind`] is not called.
     pub fn builder(format: Format) -> RecordBuilder {
+        Self::builder_with_capacity(format, 0)
+    }
+
+    /// Starts a record whose text fields will take about `bytes` bytes (one allocation).
+    pub fn builder_with_capacity(format: Format, bytes: usize) -> RecordBuilder {
         RecordBuilder {
             rec: Record {
                 format,
@@ -241,7 +246,7 @@ impl Record {
                 connection_id: None,
                 status: None,
                 span: 0..0,
-                text: String::new(),
+                text: String::with_capacity(bytes),
                 slots: [ABSENT; FIELD_COUNT],
                 extra: Vec::new(),
             },

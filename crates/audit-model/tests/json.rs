@@ -234,3 +234,13 @@ mod round_trip {
         }
     }
 }
+
+/// Found by the filter_json fuzz target: a record broken by curly quotes was reported with a reason
+/// that depended on how much input was buffered. The outcome must not depend on buffering.
+#[test]
+fn regression_broken_record_outcome_does_not_depend_on_buffering() {
+    let input = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fuzz/filter_json_cut_reason.json")).unwrap();
+    let out = read_both_ways(&input, Some(Format::FilterJson));
+    assert!(!errors(&out).is_empty());
+    assert!(records(&out).len() >= 3);
+}

@@ -171,7 +171,7 @@ impl CsvParser {
             span(last + 3, line.len() - 1),
         ];
         Some(match self.build(buf, &fields) {
-            Ok(record) => Step::Record { len: nl + 1, record: Box::new(record) },
+            Ok(record) => Step::Record { len: nl + 1, record },
             Err(reason) => Step::Malformed { len: nl + 1, reason },
         })
     }
@@ -210,7 +210,7 @@ impl FormatParser for CsvParser {
                 let built = self.build(buf, &fields);
                 self.fields = fields;
                 match built {
-                    Ok(record) => Step::Record { len, record: Box::new(record) },
+                    Ok(record) => Step::Record { len, record },
                     Err(reason) => self.cut(buf, len, 0, reason),
                 }
             }

@@ -40,17 +40,23 @@ impl FormatParser for FilterJsonParser {
         }
         // A broken record (unbalanced quotes) must not swallow the records after it: the servers never
         // interleave records, so a new record's start inside this one's frame ends it.
+        // Whether the frame completed or not, what is cut at the next record start is judged on the
+        // same bytes, so the outcome does not depend on how the input was buffered.
+        let cut_at = |at: usize| match parse_record(&buf[..at], &self.opts) {
+            Ok(record) => Step::Record { len: at, record },
+            Err(reason) => Step::Malformed { len: at, reason: format!("{reason} (record cut at the next record: unbalanced quotes or braces)") },
+        };
         match frame_object(buf) {
             Frame::Incomplete => match next_record_start(buf) {
-                Some(at) => Step::Malformed { len: at, reason: "record interrupted by the next record (unbalanced quotes or braces)".into() },
+                Some(at) => cut_at(at),
                 None => Step::NeedMore,
             },
             Frame::Complete(len) => match parse_record(&buf[..len], &self.opts) {
-                Ok(record) => Step::Record { len, record: Box::new(record) },
-                Err(reason) => {
-                    let len = next_record_start(&buf[..len]).unwrap_or(len);
-                    Step::Malformed { len, reason }
-                }
+                Ok(record) => Step::Record { len, record },
+                Err(reason) => match next_record_start(&buf[..len]) {
+                    Some(at) => cut_at(at),
+                    None => Step::Malformed { len, reason },
+                },
             },
         }
     }

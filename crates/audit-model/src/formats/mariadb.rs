@@ -168,7 +168,7 @@ impl FormatParser for MariaDbParser {
             return Step::Skip(nl + 1);
         }
         match self.parse(line) {
-            Ok(record) => Step::Record { len: nl + 1, record: Box::new(record) },
+            Ok(record) => Step::Record { len: nl + 1, record },
             Err(reason) => Step::Malformed { len: nl + 1, reason },
         }
     }

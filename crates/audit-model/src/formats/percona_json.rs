@@ -66,9 +66,13 @@ impl FormatParser for PerconaJsonParser {
             let Some(nl) = memchr(b'\n', buf) else { return Step::NeedMore };
             let len = buf[..nl].iter().rposition(|&b| b == b'}').map_or(nl, |i| i + 1);
             return match self.parse(&buf[..len]) {
-                Ok(record) => Step::Record { len, record: Box::new(record) },
+                Ok(record) => Step::Record { len, record },
                 Err(reason) => Step::Malformed { len: nl + 1, reason },
             };
+        }
+        // The common case in one pass: a well-formed record of the plugin's flat shape.
+        if let Some((record, len)) = parse_fast(buf, &self.opts) {
+            return Step::Record { len, record };
         }
         let frame = frame_object(buf);
         let limit = match frame {
@@ -84,7 +88,7 @@ impl FormatParser for PerconaJsonParser {
         match frame {
             Frame::Incomplete => Step::NeedMore,
             Frame::Complete(len) => match self.parse(&buf[..len]) {
-                Ok(record) => Step::Record { len, record: Box::new(record) },
+                Ok(record) => Step::Record { len, record },
                 Err(reason) => Step::Malformed { len, reason },
             },
         }
@@ -204,4 +208,98 @@ fn repair_start_record(bytes: &[u8]) -> Option<Vec<u8>> {
     }
     fixed.extend_from_slice(&bytes[end..]);
     Some(fixed)
+}
+
+/// One pass over a well-formed record of the plugin's shape (`{"audit_record":{` string or number
+/// members `}}`), straight into the record; `None` for anything else (incomplete, nested values,
+/// escaped keys, errors), which the general path then handles and explains.
+fn parse_fast(buf: &[u8], opts: &ParseOptions) -> Option<(Record, usize)> {
+    let rest = buf.strip_prefix(RECORD_START)?.strip_prefix(b"{")?;
+    let mut c = Cursor::new(buf);
+    c.pos = buf.len() - rest.len();
+    let mut b = Record::builder_with_capacity(Format::PerconaJson, buf.len().min(4096));
+    loop {
+        if c.peek()? != b'"' {
+            return None;
+        }
+        let key_start = c.pos + 1;
+        let key_len = memchr::memchr2(b'"', b'\\', &buf[key_start..])?;
+        if buf[key_start + key_len] != b'"' {
+            return None;
+        }
+        let key = &buf[key_start..key_start + key_len];
+        c.pos = key_start + key_len + 1;
+        if c.peek()? != b':' {
+            return None;
+        }
+        c.pos += 1;
+        match c.peek()? {
+            b'"' => {
+                let field = match key {
+                    b"name" => Field::Name,
+                    b"record" => Field::RecordId,
+                    b"timestamp" => Field::TimestampText,
+                    b"command_class" => Field::CommandClass,
+                    b"sqltext" => Field::SqlText,
+                    b"user" => Field::User,
+                    b"priv_user" => Field::PrivUser,
+                    b"os_login" | b"os_user" => Field::OsUser,
+                    b"proxy_user" => Field::ProxyUser,
+                    b"host" => Field::Host,
+                    b"ip" => Field::Ip,
+                    b"db" => Field::Db,
+                    b"mysql_version" => Field::MysqlVersion,
+                    b"startup_optionsi" | b"startup_options" => Field::StartupOptions,
+                    b"os_version" => Field::OsVersion,
+                    b"connection_type" => Field::ConnectionType,
+                    b"server_id" => Field::ServerId,
+                    b"connection_id" => {
+                        // Digits between quotes; anything else takes the general path.
+                        let start = c.pos + 1;
+                        let n = memchr::memchr(b'"', &buf[start..])?;
+                        let digits = &buf[start..start + n];
+                        let id = if digits.is_empty() { None } else { Some(super::num::parse_u64(digits)?) };
+                        b.connection_id(id);
+                        c.pos = start + n + 1;
+                        if !next_member(&mut c)? {
+                            break;
+                        }
+                        continue;
+                    }
+                    _ => return None,
+                };
+                b.set_with(field, |out| c.string_into(out)).ok()?;
+            }
+            b'-' | b'0'..=b'9' => {
+                let n = c.number().ok()?;
+                match key {
+                    b"status" => b.status(Some(n.parse().ok()?)),
+                    b"connection_id" => b.connection_id(Some(n.parse().ok()?)),
+                    _ => return None,
+                };
+            }
+            _ => return None,
+        }
+        if !next_member(&mut c)? {
+            break;
+        }
+    }
+    // `}}` closes the record.
+    if c.peek()? != b'}' {
+        return None;
+    }
+    c.pos += 1;
+    let len = c.pos;
+    finish(b, opts).ok().map(|r| (r, len))
+}
+
+/// After a member: `,` (another follows: true) or `}` (the inner object ends: false).
+fn next_member(c: &mut Cursor<'_>) -> Option<bool> {
+    let more = match c.peek()? {
+        b',' => true,
+        b'}' => false,
+        _ => return None,
+    };
+    c.pos += 1;
+    Some(more)
 }

@@ -224,7 +224,7 @@ impl XmlParser {
             (true, Syntax::Old) => Format::FilterXmlOld,
             (true, Syntax::New) => Format::FilterXmlNew,
         };
-        Step::Record { len, record: Box::new(record) }
+        Step::Record { len, record }
     }
 }
 
