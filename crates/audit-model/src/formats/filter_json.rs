@@ -91,16 +91,22 @@ pub(crate) fn parse_record(bytes: &[u8], opts: &ParseOptions) -> Result<Record, 
     let value = c.value(0)?;
     c.end()?;
     let JVal::Obj(members) = value else { return Err("expected a JSON object".into()) };
-    let mut flat = Vec::with_capacity(16);
+    // Leaf paths (`connection_data.status`) live in one arena string, built with one scratch buffer.
+    let mut arena = String::with_capacity(256);
+    let mut ranges = Vec::with_capacity(24);
+    let mut scratch = String::with_capacity(64);
     for (k, v) in &members {
-        flatten(k, v, &mut flat);
+        scratch.clear();
+        scratch.push_str(k);
+        flatten(&mut scratch, v, &mut arena, &mut ranges);
     }
+    let flat = ranges.iter().map(|&(start, end, v)| (&arena[start..end], v));
     let mut b = Record::builder(Format::FilterJson);
     let (mut class, mut event) = (None, None);
     let mut args = Vec::new();
-    for (path, v) in &flat {
+    for (path, v) in flat {
         let text = v.to_text();
-        let field = match path.as_str() {
+        let field = match path {
             "timestamp" => Some(Field::TimestampText),
             "id" => Some(Field::RecordId),
             "class" => {
@@ -138,7 +144,7 @@ pub(crate) fn parse_record(bytes: &[u8], opts: &ParseOptions) -> Result<Record, 
                 None
             }
             _ => {
-                b.extra(path.as_str(), text.as_ref());
+                b.extra(path, text.as_ref());
                 None
             }
         };
@@ -173,18 +179,30 @@ fn kind_of(class: &str, event: Option<&str>) -> Kind {
     }
 }
 
-fn flatten<'v, 'a>(path: &str, v: &'v JVal<'a>, out: &mut Vec<(String, &'v JVal<'a>)>) {
+/// Walks `v` under the path in `path` (restored on return), appending each leaf's path to `arena`.
+fn flatten<'v, 'a>(path: &mut String, v: &'v JVal<'a>, arena: &mut String, out: &mut Vec<(usize, usize, &'v JVal<'a>)>) {
+    let len = path.len();
     match v {
         JVal::Obj(members) if !members.is_empty() => {
             for (k, child) in members {
-                flatten(&format!("{path}.{k}"), child, out);
+                path.push('.');
+                path.push_str(k);
+                flatten(path, child, arena, out);
+                path.truncate(len);
             }
         }
         JVal::Arr(items) if !items.is_empty() => {
             for (i, child) in items.iter().enumerate() {
-                flatten(&format!("{path}[{i}]"), child, out);
+                use std::fmt::Write as _;
+                let _ = write!(path, "[{i}]");
+                flatten(path, child, arena, out);
+                path.truncate(len);
             }
         }
-        _ => out.push((path.to_string(), v)),
+        _ => {
+            let start = arena.len();
+            arena.push_str(path);
+            out.push((start, arena.len(), v));
+        }
     }
 }
