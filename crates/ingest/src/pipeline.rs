@@ -89,6 +89,7 @@ pub async fn run(
     let mut backoff = Duration::from_millis(100);
     let mut lock = None;
     loop {
+        let batches_before = summary.batches;
         let attempt = async {
             if lock.is_none() {
                 lock = Some(sink.lock_source().await?);
@@ -99,6 +100,10 @@ pub async fn run(
             Ok(()) => return Ok(summary),
             Err(PipelineError::Sink(e)) if e.is_transient() => {
                 metrics.reconnects.fetch_add(1, Relaxed);
+                if summary.batches > batches_before {
+                    // It worked for a while since the last failure: a new outage starts short.
+                    backoff = Duration::from_millis(100);
+                }
                 tracing::warn!(error = %e, retry_in = ?backoff, "database unavailable; will resume from the committed checkpoint");
                 // The lock died with its connection, if the server went away.
                 lock = None;
@@ -136,10 +141,11 @@ async fn run_once(
         }
     }
     let source = sink.options().source.clone();
+    let max_packet = sink.max_packet().await?;
     let mut last_touch = Instant::now() - opts.heartbeat;
     let mut idle_sleep = Duration::from_millis(1);
     loop {
-        let mut batch = Batch::default();
+        let mut batch = Batch::with_max_packet(max_packet);
         let mut next: Option<Checkpoint> = None;
         let mut first_at: Option<Instant> = None;
         loop {

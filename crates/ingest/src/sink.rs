@@ -74,15 +74,26 @@ const DATA_COLUMNS: &[&str] = &[
 const DEAD_COLUMNS: &[&str] = &["source", "file_path", "file_id", "file_offset", "reason", "raw", "created_at"];
 /// Rows a statement: a few fixed sizes, so the server and the client cache a few prepared statements.
 const CHUNKS: &[usize] = &[1000, 100, 10, 1];
+/// Room left in a packet for the statement text and the row's other columns.
+const PACKET_MARGIN: usize = 64 << 10;
 
 /// Rows ready to insert, built from follower items.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Batch {
     rows: Vec<Vec<Value>>,
     dead: Vec<Vec<Value>>,
     bytes: usize,
     log_bytes: u64,
     failed_logins: Vec<String>,
+    /// The server's `max_allowed_packet`: a record whose row cannot fit in one packet is
+    /// dead-lettered instead of failing its batch forever.
+    max_packet: usize,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch::with_max_packet(usize::MAX)
+    }
 }
 
 /// Clips text to a column's width in characters (the whole value stays in `audit_record`).
@@ -103,6 +114,11 @@ fn datetime(ts: jiff::Timestamp) -> Value {
 }
 
 impl Batch {
+    /// An empty batch for a server whose `max_allowed_packet` is `max_packet` (see [`Sink::max_packet`]).
+    pub fn with_max_packet(max_packet: usize) -> Batch {
+        Batch { rows: Vec::new(), dead: Vec::new(), bytes: 0, log_bytes: 0, failed_logins: Vec::new(), max_packet }
+    }
+
     /// Rows in the batch (records and dead letters).
     pub fn len(&self) -> usize {
         self.rows.len() + self.dead.len()
@@ -134,7 +150,10 @@ impl Batch {
 
     /// Adds a record.
     pub fn push_record(&mut self, source: &str, file_key: &str, r: &Record) {
-        let json = r.to_percona_json();
+        self.push_record_json(source, file_key, r, r.to_percona_json());
+    }
+
+    fn push_record_json(&mut self, source: &str, file_key: &str, r: &Record, json: String) {
         self.bytes += json.len() + 200;
         self.log_bytes += r.span().end - r.span().start;
         if r.is_failed_login() {
@@ -181,7 +200,25 @@ impl Batch {
     pub fn push_item(&mut self, source: &str, item: &Item, keep: impl Fn(&Record) -> bool) -> bool {
         match &item.event {
             Event::Record(r) if keep(r) => {
-                self.push_record(source, &item.file_key, r);
+                let json = r.to_percona_json();
+                if json.len().saturating_add(PACKET_MARGIN) > self.max_packet {
+                    // No INSERT can carry it: store what fits, and why, rather than retry forever.
+                    let keep_raw = MalformedRecord::MAX_RAW.min(self.max_packet / 4);
+                    let m = MalformedRecord {
+                        position: audit_model::Position { byte: r.span().start, line: 0 },
+                        len: r.span().end - r.span().start,
+                        reason: format!(
+                            "record of {} bytes (as Percona JSON) does not fit the server's max_allowed_packet of {} bytes; raw holds its first {} bytes",
+                            json.len(),
+                            self.max_packet,
+                            keep_raw.min(json.len())
+                        ),
+                        raw: json.as_bytes()[..keep_raw.min(json.len())].to_vec(),
+                    };
+                    self.push_dead(source, &item.path, &item.file_key, &m);
+                } else {
+                    self.push_record_json(source, &item.file_key, r, json);
+                }
                 true
             }
             Event::Record(_) => false,
@@ -200,6 +237,8 @@ pub struct Sink {
     opts: SinkOptions,
     insert_prefix: String,
     dead_prefix: String,
+    /// The server's `max_allowed_packet`, once read (0 before).
+    max_packet: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 fn placeholders(cols: usize, rows: usize) -> String {
@@ -213,12 +252,26 @@ impl Sink {
         let pool = Pool::new(mysql);
         let insert_prefix = format!("INSERT INTO {} ({}) VALUES ", opts.names.data(), DATA_COLUMNS.join(", "));
         let dead_prefix = format!("INSERT INTO {} ({}) VALUES ", opts.names.dead_letter(), DEAD_COLUMNS.join(", "));
-        Sink { pool, opts, insert_prefix, dead_prefix }
+        Sink { pool, opts, insert_prefix, dead_prefix, max_packet: Default::default() }
     }
 
     /// The options.
     pub fn options(&self) -> &SinkOptions {
         &self.opts
+    }
+
+    /// The server's `max_allowed_packet` (read once, then cached): no statement may be larger.
+    pub async fn max_packet(&self) -> Result<usize, SinkError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let known = self.max_packet.load(Relaxed);
+        if known > 0 {
+            return Ok(known);
+        }
+        let mut conn = self.conn().await?;
+        let v: Option<u64> = conn.query_first("SELECT @@max_allowed_packet").await?;
+        let v = usize::try_from(v.unwrap_or(4 << 20)).unwrap_or(usize::MAX).max(1 << 20);
+        self.max_packet.store(v, Relaxed);
+        Ok(v)
     }
 
     /// A connection from the pool.
@@ -262,9 +315,10 @@ impl Sink {
     /// Commits `batch` and `next` in one transaction, after checking the stored checkpoint is still
     /// `prev` (what this process committed last, `None` for none).
     pub async fn commit(&self, batch: &Batch, prev: Option<&Checkpoint>, next: &Checkpoint) -> Result<(), SinkError> {
+        let max_packet = if batch.is_empty() { usize::MAX } else { self.max_packet().await? };
         let mut conn = self.conn().await?;
         let mut tx = conn.start_transaction(TxOpts::default()).await?;
-        let result = self.commit_in(&mut tx, batch, prev, next).await;
+        let result = self.commit_in(&mut tx, batch, prev, next, max_packet).await;
         match result {
             Ok(()) => Ok(tx.commit().await?),
             Err(e) => {
@@ -275,7 +329,7 @@ impl Sink {
         }
     }
 
-    async fn commit_in(&self, tx: &mut mysql_async::Transaction<'_>, batch: &Batch, prev: Option<&Checkpoint>, next: &Checkpoint) -> Result<(), SinkError> {
+    async fn commit_in(&self, tx: &mut mysql_async::Transaction<'_>, batch: &Batch, prev: Option<&Checkpoint>, next: &Checkpoint, max_packet: usize) -> Result<(), SinkError> {
         let sql = format!("SELECT state FROM {} WHERE source = ? FOR UPDATE", self.opts.names.checkpoint());
         let stored: Option<Option<String>> = tx.exec_first(sql, (&self.opts.source,)).await?;
         let stored = match stored.flatten() {
@@ -290,8 +344,9 @@ impl Sink {
         if !same {
             return Err(SinkError::Conflict { source_name: self.opts.source.clone(), expected: prev.map(|c| c.offset), found: stored.map(|c| c.offset) });
         }
-        insert_chunked(tx, &self.insert_prefix, DATA_COLUMNS.len(), &batch.rows, " ON DUPLICATE KEY UPDATE id = id").await?;
-        insert_chunked(tx, &self.dead_prefix, DEAD_COLUMNS.len(), &batch.dead, " ON DUPLICATE KEY UPDATE id = id").await?;
+        let budget = max_packet.saturating_sub(PACKET_MARGIN).max(1);
+        insert_chunked(tx, &self.insert_prefix, DATA_COLUMNS.len(), &batch.rows, " ON DUPLICATE KEY UPDATE id = id", budget).await?;
+        insert_chunked(tx, &self.dead_prefix, DEAD_COLUMNS.len(), &batch.dead, " ON DUPLICATE KEY UPDATE id = id", budget).await?;
         let sql = format!(
             "INSERT INTO {} (source, file_path, file_id, file_offset, state, records_total, updated_at) VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6)) \
              ON DUPLICATE KEY UPDATE file_path = VALUES(file_path), file_id = VALUES(file_id), file_offset = VALUES(file_offset), \
@@ -349,10 +404,20 @@ impl Sink {
     }
 }
 
-async fn insert_chunked(tx: &mut mysql_async::Transaction<'_>, prefix: &str, cols: usize, rows: &[Vec<Value>], suffix: &str) -> Result<(), SinkError> {
+fn value_bytes(row: &[Value]) -> usize {
+    row.iter().map(|v| match v {
+        Value::Bytes(b) => b.len() + 9,
+        _ => 16,
+    }).sum()
+}
+
+/// Inserts `rows` in statements of [`CHUNKS`] rows, each kept under `budget` bytes (the server's
+/// `max_allowed_packet` less a margin; a single row always goes, alone).
+async fn insert_chunked(tx: &mut mysql_async::Transaction<'_>, prefix: &str, cols: usize, rows: &[Vec<Value>], suffix: &str, budget: usize) -> Result<(), SinkError> {
     let mut rest = rows;
     while !rest.is_empty() {
-        let n = CHUNKS.iter().copied().find(|&c| c <= rest.len()).unwrap_or(1);
+        let fits = |n: usize| rest[..n].iter().map(|r| value_bytes(r)).sum::<usize>() <= budget;
+        let n = CHUNKS.iter().copied().find(|&c| c <= rest.len() && fits(c)).unwrap_or(1);
         let (chunk, tail) = rest.split_at(n);
         let sql = format!("{prefix}{}{suffix}", placeholders(cols, n));
         let params: Vec<Value> = chunk.iter().flat_map(|r| r.iter().cloned()).collect();

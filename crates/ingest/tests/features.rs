@@ -1,0 +1,215 @@
+//! Dead letters, the per-source lock, retention, filters, the metrics endpoint, and the `schema` and
+//! `status` commands, on a real MariaDB.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use audit_model::{Field, Format, Record};
+use common::{append, ids, lines, spawn_follow, stop, TestDb};
+use ingest::checkpoint::{Checkpoint, CHECKPOINT_VERSION};
+use ingest::config::{connect_options, ConnectSettings};
+use ingest::identity::FileId;
+use ingest::sink::{Batch, Sink, SinkOptions};
+
+fn wait_rows(db: &TestDb, n: u64, dir: &std::path::Path) {
+    let t = Instant::now();
+    while db.count() != n {
+        assert!(t.elapsed() < Duration::from_secs(60), "timed out: {} rows, want {n}\n{}", db.count(), common::follow_logs(dir));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn malformed_records_are_dead_lettered_and_good_ones_stored() {
+    let db = TestDb::new("dead");
+    let (_dir, log) = common::log_dir();
+    let bad1: &[u8] = b"{\"audit_record\":{\"name\":\"Connect\",\"record\":\n";
+    let bad2: &[u8] = b"garbage \x01\xff\xfe not json at all\n";
+    let mut bytes = Vec::new();
+    let mut bad_offsets = Vec::new();
+    for (i, part) in [Some(0u64), None, Some(1), Some(2), None, Some(3)].into_iter().enumerate() {
+        match part {
+            Some(n) => bytes.extend_from_slice(common::json_line(n).as_bytes()),
+            None => {
+                bad_offsets.push(bytes.len() as u64);
+                bytes.extend_from_slice(if i == 1 { bad1 } else { bad2 });
+            }
+        }
+    }
+    std::fs::write(&log, &bytes).unwrap();
+    let out = common::ingest_cmd(&db.dsn(), &["backfill", "--source", "dead-test", log.to_str().unwrap()]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "backfill exits 1 when records were dead-lettered: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("4 records stored, 2 malformed"), "{stdout}");
+    assert_eq!(db.record_ids(), ids(0..4));
+    let dead: Vec<(String, String, u64, Vec<u8>, String)> =
+        db.query(&format!("SELECT source, file_path, file_offset, raw, reason FROM {} ORDER BY file_offset", db.dead()));
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    for ((source, path, offset, raw, reason), (want_off, want_raw)) in dead.iter().zip(bad_offsets.iter().zip([bad1, bad2])) {
+        assert_eq!(source, "dead-test");
+        assert_eq!(path, log.to_str().unwrap());
+        assert_eq!(offset, want_off);
+        let want_raw = want_raw.strip_suffix(b"\n").unwrap();
+        assert!(raw.strip_suffix(b"\n").unwrap_or(raw) == want_raw, "raw {:?}", String::from_utf8_lossy(raw));
+        assert!(!reason.trim().is_empty());
+    }
+    // `status` lists the source, its offset and its dead letters.
+    let out = common::ingest_cmd(&db.dsn(), &["status"]).output().unwrap();
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{status}{}", String::from_utf8_lossy(&out.stderr));
+    let line = status.lines().find(|l| l.starts_with("dead-test")).unwrap_or_else(|| panic!("{status}"));
+    assert!(line.contains(&bytes.len().to_string()) || line.contains(&(bytes.len() - 1).to_string()), "{line}");
+    assert!(line.ends_with(log.to_str().unwrap()), "{line}");
+}
+
+#[test]
+fn a_second_instance_on_the_same_source_is_refused() {
+    let db = TestDb::new("lock");
+    let (dir, log) = common::log_dir();
+    append(&log, &lines(0, 20));
+    let first = spawn_follow(&db.dsn(), dir.path(), &[], &log);
+    wait_rows(&db, 20, dir.path());
+    let second = spawn_follow(&db.dsn(), dir.path(), &[], &log);
+    let t = Instant::now();
+    loop {
+        if common::follow_logs(dir.path()).contains("lock held") {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "the second instance did not report the lock:\n{}", common::follow_logs(dir.path()));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    append(&log, &lines(20, 40));
+    wait_rows(&db, 40, dir.path());
+    // The first stops: the second (which waited) takes over from the committed checkpoint.
+    assert_eq!(stop(first).code(), Some(0));
+    append(&log, &lines(40, 50));
+    let t = Instant::now();
+    while db.count() != 50 {
+        assert!(t.elapsed() < Duration::from_secs(60), "the waiting instance did not take over: {} rows", db.count());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(stop(second).code(), Some(0));
+    assert_eq!(db.record_ids(), ids(0..50));
+}
+
+fn sink_for(db: &TestDb, source: &str) -> Sink {
+    let (opts, database) = connect_options(&ConnectSettings { dsn: Some(db.dsn()), ..Default::default() }).unwrap();
+    Sink::new(opts, SinkOptions { names: audit_schema::TableNames::new(&database, "audit_data").unwrap(), source: source.into() })
+}
+
+#[test]
+fn retention_deletes_old_rows_in_batches() {
+    let db = TestDb::new("retention");
+    let sink = sink_for(&db, "retention");
+    let now = jiff::Timestamp::now();
+    let old = 2500u64;
+    let mut batch = Batch::default();
+    for i in 0..old + 10 {
+        let ts = if i < old { now - jiff::SignedDuration::from_hours(24 * 40 + i as i64) } else { now - jiff::SignedDuration::from_hours(24) };
+        let mut b = Record::builder(Format::PerconaJson);
+        b.set(Field::Name, "Connect").set(Field::RecordId, &format!("{i}_x")).set(Field::User, "u");
+        b.timestamp(ts).status(Some(0)).span(i * 10..i * 10 + 10);
+        batch.push_record("retention", "f-0", &b.build());
+    }
+    let ck = Checkpoint {
+        version: CHECKPOINT_VERSION,
+        path: "/nonexistent".into(),
+        file: FileId { dev: 1, ino: 2, born: None, generation: 0 },
+        offset: (old + 10) * 10,
+        tail: None,
+        format: None,
+        saved_at: 0,
+    };
+    let deleted = db.rt.block_on(async {
+        sink.apply_schema().await.unwrap();
+        sink.commit(&batch, None, &ck).await.unwrap();
+        let d = sink.enforce_retention(Duration::from_secs(30 * 86_400), Duration::from_millis(1)).await.unwrap();
+        // Nothing more to delete the second time.
+        assert_eq!(sink.enforce_retention(Duration::from_secs(30 * 86_400), Duration::from_millis(1)).await.unwrap(), 0);
+        d
+    });
+    assert_eq!(deleted, old);
+    assert_eq!(db.count(), 10);
+    db.rt.block_on(sink.close()).unwrap();
+}
+
+/// A Percona JSON Connect line for `user` with `status`, record id `<n>_f`.
+fn connect(n: u64, name: &str, user: &str, status: u32) -> String {
+    format!(
+        r#"{{"audit_record":{{"name":"{name}","record":"{n}_f","timestamp":"2026-11-29T05:00:00Z","connection_id":"{n}","status":{status},"user":"{user}","priv_user":"{user}","os_login":"","proxy_user":"","host":"localhost","ip":"10.0.0.9","db":""}}}}"#
+    ) + "\n"
+}
+
+#[test]
+fn filters_kinds_excluded_accounts_and_self() {
+    let db = TestDb::new("filters");
+    let (dir, log) = common::log_dir();
+    let text = [
+        connect(0, "Connect", "alice", 0),
+        connect(1, "Connect", "bob", 0),
+        connect(2, "Connect", "bob", 1045),
+        connect(3, "Connect", "root", 0),
+        connect(4, "Connect", "root", 1045),
+        connect(5, "Quit", "alice", 0),
+        r#"{"audit_record":{"name":"Query","record":"6_f","timestamp":"2026-11-29T05:00:00Z","command_class":"select","connection_id":"6","status":0,"sqltext":"SELECT 1","user":"alice[alice] @ localhost [10.0.0.9]","host":"localhost","os_user":"","ip":"10.0.0.9","db":""}}"#.to_string() + "\n",
+    ]
+    .concat();
+    std::fs::write(&log, text).unwrap();
+    let out = common::ingest_cmd(&db.dsn(), &["backfill", "--kinds", "connect", "--exclude-account", "bob", log.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut got: Vec<String> = db.query(&format!("SELECT JSON_VALUE(audit_record, '$.audit_record.record') FROM {}", db.data()));
+    got.sort();
+    // alice's connect; bob's and root's (the DSN's user) failed logins only.
+    assert_eq!(got, ["0_f", "2_f", "4_f"]);
+    drop(dir);
+}
+
+#[test]
+fn metrics_endpoint_serves_counters() {
+    let db = TestDb::new("metrics");
+    let (dir, log) = common::log_dir();
+    append(&log, &lines(0, 23));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = spawn_follow(&db.dsn(), dir.path(), &["--metrics-listen", &addr, "--source", "metrics-src"], &log);
+    wait_rows(&db, 23, dir.path());
+    let t = Instant::now();
+    let body = loop {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        assert!(resp.starts_with("HTTP/1.0 200"), "{resp}");
+        if resp.contains("audit_ingest_records_total{source=\"metrics-src\"} 23") || t.elapsed() > Duration::from_secs(10) {
+            break resp;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(body.contains("audit_ingest_records_total{source=\"metrics-src\"} 23"), "{body}");
+    // json_line(n) fails for n % 5 == 0: 0, 5, 10, 15, 20, one series each (user@ip).
+    let failed: Vec<&str> = body.lines().filter(|l| l.starts_with("audit_ingest_failed_logins_total{")).collect();
+    assert_eq!(failed.len(), 5, "{body}");
+    assert!(failed.iter().all(|l| l.contains("@10.0.0.1\"} 1")), "{failed:?}");
+    assert!(body.contains("audit_ingest_seconds_since_last_commit{source=\"metrics-src\"}"));
+    assert_eq!(stop(child).code(), Some(0));
+}
+
+#[test]
+fn schema_prints_and_applies_ddl() {
+    let db = TestDb::new("schema");
+    let out = common::ingest_cmd(&db.dsn(), &["schema"]).output().unwrap();
+    let ddl = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert_eq!(ddl.matches("CREATE TABLE IF NOT EXISTS").count(), 3, "{ddl}");
+    assert!(ddl.contains(&db.name));
+    let tables = format!("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '{}'", db.name);
+    assert_eq!(db.query::<u64>(&tables), [0]);
+    let out = common::ingest_cmd(&db.dsn(), &["schema", "--apply"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(db.query::<u64>(&tables), [3]);
+    // Applying again is harmless.
+    assert!(common::ingest_cmd(&db.dsn(), &["schema", "--apply"]).output().unwrap().status.success());
+}
