@@ -112,7 +112,7 @@ pub fn run(args: &ParseArgs) -> ExitCode {
 fn parse_one<R: io::BufRead>(input: R, name: &str, args: &ParseArgs, out: &mut impl Write, tally: &mut Tally) -> io::Result<()> {
     let opts = ReaderOptions::new().format_opt(args.format.0).time_zone(args.time_zone.clone());
     let mut reader = RecordReader::new(input, opts);
-    while let Some(item) = reader.next() {
+    for item in reader.by_ref() {
         match item {
             Ok(record) => {
                 let line = Line { offset: record.span().start, record: &record, file: name };

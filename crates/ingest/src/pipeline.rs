@@ -41,8 +41,8 @@ impl Default for PipelineOptions {
         PipelineOptions {
             batch_rows: 1000,
             batch_bytes: 4 << 20,
-            batch_wait: Duration::from_millis(200),
-            max_poll: Duration::from_millis(250),
+            batch_wait: Duration::from_millis(50),
+            max_poll: Duration::from_millis(100),
             heartbeat: Duration::from_secs(30),
             exit_when_caught_up: false,
             filter: RecordFilter::default(),
@@ -104,7 +104,11 @@ pub async fn run(
                     // It worked for a while since the last failure: a new outage starts short.
                     backoff = Duration::from_millis(100);
                 }
-                tracing::warn!(error = %e, retry_in = ?backoff, "database unavailable; will resume from the committed checkpoint");
+                if matches!(e, SinkError::Locked(_)) {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "another audit-ingest holds this source; standing by until it stops");
+                } else {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "database unavailable; will resume from the committed checkpoint");
+                }
                 // The lock died with its connection, if the server went away.
                 lock = None;
                 tokio::select! {

@@ -2,6 +2,7 @@
 //! rename, copytruncate, restarts from the last checkpoint and crashes (restarts that lose what was read
 //! but not committed). Whatever the sequence, the records committed are exactly the records written,
 //! in order, none lost, none twice.
+#![allow(clippy::unwrap_used)] // a test fails loudly
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
