@@ -856,3 +856,14 @@ mod round_trip {
         }
     }
 }
+
+/// Found by the percona_old fuzz target: a record cut by the next one was an error when read in
+/// pieces but left pending when read at once.
+#[test]
+fn regression_cut_record_outcome_does_not_depend_on_buffering() {
+    let input = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fuzz/percona_old_partial_quote.xml")).unwrap();
+    for size in [1, 7, 61, 4096] {
+        let pieces = read_with(common::Pieces { data: &input, size }, Some(Format::PerconaOld));
+        assert_eq!(pieces, read_with(&input[..], Some(Format::PerconaOld)), "pieces of {size}");
+    }
+}

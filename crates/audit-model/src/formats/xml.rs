@@ -276,7 +276,14 @@ fn parse_old(buf: &[u8], items: &mut Vec<Item>) -> Result<usize, Fail> {
             let quote = s + k;
             match value_ends(buf, quote + 1) {
                 M::Yes => break quote,
-                M::Partial => return Err(Fail::NeedMore),
+                // As above: waiting for more bytes only while no next record has begun, so the
+                // outcome does not depend on how much was buffered.
+                M::Partial => {
+                    return match next_boundary(buf, start) {
+                        Boundary::Found(i) => Err(Fail::Structure(i, format!("unterminated value of {}", lossy(name)))),
+                        _ => Err(Fail::NeedMore),
+                    };
+                }
                 M::No => s = quote + 1,
             }
         };

@@ -261,3 +261,27 @@ pub mod transcripts {
         text[start..end].replace("\"<hidden>\"", "\"2025-04-01 12:00:00\"").replace("<id>", "12")
     }
 }
+
+/// A BufRead that hands out `size` bytes a read.
+pub struct Pieces<'a> {
+    pub data: &'a [u8],
+    pub size: usize,
+}
+
+impl Read for Pieces<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.data.len().min(self.size).min(buf.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+impl BufRead for Pieces<'_> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        Ok(&self.data[..self.data.len().min(self.size)])
+    }
+    fn consume(&mut self, n: usize) {
+        self.data = &self.data[n..];
+    }
+}
