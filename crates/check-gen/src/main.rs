@@ -1,1 +1,364 @@
-fn main() {}
+//! check-gen: PMM advisor checks over the MySQL audit table: render, validate, test and run them.
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use audit_schema::TableNames;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use check_gen::cells::Alert;
+use check_gen::render::{Layout, Renderer, SqlOptions, Target};
+use check_gen::spec::{self, CheckSpec};
+use check_gen::validate;
+
+/// PMM advisor checks over the MySQL audit table that audit-ingest fills.
+///
+/// With no command, prints the dev-file target (version 2, advisor dev) to stdout. PMM reports a bad
+/// checks file only in pmm-managed's log, so validate and test a file before copying it in.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about, args_conflicts_with_subcommands = false, after_help = MAIN_EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    render: RenderArgs,
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// Database of the audit table (validated: letters, digits, _ and $).
+    #[arg(long, global = true, default_value = "percona")]
+    database: String,
+    /// The audit table; its heartbeat table is TABLE_checkpoint.
+    #[arg(long, global = true, default_value = "audit_data")]
+    table: String,
+    /// Only these checks (repeatable); default all.
+    #[arg(long = "only", global = true, value_name = "NAME")]
+    only: Vec<String>,
+    /// Read check specs from this directory instead of the built-in ones.
+    #[arg(long, global = true, value_name = "DIR")]
+    checks: Option<PathBuf>,
+    /// Templates in this directory override the built-in ones of the same relative name.
+    #[arg(long, global = true, value_name = "DIR")]
+    templates: Option<PathBuf>,
+    /// typed: the indexed columns audit-ingest writes; json: the original recipe's single audit_record
+    /// JSON column (full table scans).
+    #[arg(long = "table-layout", global = true, value_enum, default_value_t = Layout::Typed)]
+    table_layout: Layout,
+}
+
+#[derive(Debug, Args)]
+struct RenderArgs {
+    /// Which PMM file layout to write.
+    #[arg(long, value_enum, default_value_t = Target::DevFile)]
+    target: Target,
+    /// Write into this directory (required for bundled) instead of stdout.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Render the checks file for a target (the default command).
+    #[command(after_help = RENDER_EXAMPLES)]
+    Render(RenderArgs),
+    /// Print a check's SQL as a standalone statement (with SELECT), for any client.
+    #[command(after_help = SQL_EXAMPLES)]
+    Sql {
+        /// The check's name.
+        name: String,
+    },
+    /// Check files against PMM's rules (strict keys, names, versions, types, intervals, scripts...).
+    /// Exits 1 if any rule is broken.
+    #[command(after_help = VALIDATE_EXAMPLES)]
+    Validate {
+        /// Check files (checks:) or bundled advisor files (advisors:).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Run every check's script on its fixtures with PMM's Starlark dialect; print what print() said.
+    /// Exits 1 if any fixture gives other alerts than it expects.
+    #[command(after_help = TEST_EXAMPLES)]
+    Test,
+    /// Run the checks against a server as pmm-agent does and print the alerts.
+    /// Exits 0 whether or not there are alerts, non-zero on any error.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run {
+        /// mysql://user:password@host:port/ of the monitored server.
+        #[arg(long, env = "CHECK_GEN_DSN")]
+        dsn: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Hand DATETIME values to scripts as int nanoseconds (a service with a QAN agent) instead
+        /// of str.
+        #[arg(long)]
+        parse_time: bool,
+    },
+    /// List the checks with their severity and summary.
+    #[command(after_help = LIST_EXAMPLES)]
+    List,
+}
+
+const MAIN_EXAMPLES: &str = "\
+Examples:
+  # PMM 3.x: write the checks file, check it, copy it in (it replaces the built-in checks)
+  check-gen > custom-checks.yml
+  check-gen validate custom-checks.yml
+  docker cp custom-checks.yml pmm-server:/srv/custom-checks.yml
+  # start pmm-server with -e PMM_DEV_ADVISOR_CHECKS_FILE=/srv/custom-checks.yml
+
+  # PMM 3.4+: beside the built-in checks instead of replacing them
+  check-gen render --target bundled --out advisors-dir
+
+  # Prove the checks work: on their fixtures, then against your server
+  check-gen test
+  check-gen run --dsn mysql://pmm:secret@127.0.0.1:3306/
+
+  # The 24-hour failed-login query, for the mysql client
+  check-gen sql mysql_audit_failed_logins_24h
+
+  # The original recipe's table (one audit_record JSON column)
+  check-gen --table-layout json --database audit --table audit_log > custom-checks.yml";
+
+const RENDER_EXAMPLES: &str = "\
+Examples:
+  check-gen render > custom-checks.yml                  # same as plain check-gen
+  check-gen render --target legacy > custom-checks.yml  # PMM 2.9 to 2.35 (PERCONA_TEST_CHECKS_FILE)
+  check-gen render --target bundled --out out/
+      # writes out/advisors/mysql_audit_log.yml and out/checks/NAME.yml; copy them to
+      # /usr/local/percona/pmm/advisors/ and /usr/local/percona/pmm/checks/ in pmm-server (PMM 3.4+)
+  check-gen render --only mysql_audit_failed_logins_24h --only mysql_audit_pipeline_stale";
+
+const SQL_EXAMPLES: &str = "\
+Examples:
+  check-gen sql mysql_audit_failed_logins_24h
+  check-gen sql mysql_audit_failed_logins_24h | mysql -h db1 -u pmm -p
+  check-gen --table-layout json sql mysql_audit_failed_logins_24h   # for the JSON-column table
+  check-gen list                                                     # the check names";
+
+const VALIDATE_EXAMPLES: &str = "\
+Examples:
+  check-gen validate custom-checks.yml
+  check-gen validate out/advisors/*.yml out/checks/*.yml   # bundled files, checked together
+
+Each error names the file, line and check, e.g.
+  custom-checks.yml:12: check my_check: unknown key \"tier\"";
+
+const TEST_EXAMPLES: &str = "\
+Examples:
+  check-gen test
+  check-gen test --only mysql_audit_bruteforce_source
+  check-gen --checks my-checks/ --templates my-templates/ test   # your own checks";
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  check-gen run --dsn mysql://pmm:secret@127.0.0.1:3306/
+  check-gen run --dsn mysql://pmm:secret@db1:3306/ --format json --only mysql_audit_failed_logins_24h
+  CHECK_GEN_DSN=mysql://pmm:secret@db1:3306/ check-gen run --parse-time
+      # --parse-time: DATETIME reaches scripts as int nanoseconds, as when the service has a QAN agent";
+
+const LIST_EXAMPLES: &str = "\
+Examples:
+  check-gen list
+  check-gen --checks my-checks/ list";
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+struct Setup {
+    renderer: Renderer,
+    specs: Vec<CheckSpec>,
+    sql: SqlOptions,
+}
+
+fn setup(c: &Common) -> Result<Setup> {
+    let names = TableNames::new(&c.database, &c.table).context("--database/--table")?;
+    let renderer = Renderer::new(c.templates.as_deref())?;
+    let specs = spec::select(spec::load_specs(c.checks.as_deref())?, &c.only)?;
+    Ok(Setup { renderer, specs, sql: SqlOptions { names, layout: c.table_layout } })
+}
+
+fn render(s: &Setup, args: &RenderArgs) -> Result<()> {
+    let files = s.renderer.target(args.target, &s.specs, &s.sql)?;
+    match &args.out {
+        None if args.target == Target::Bundled => bail!("the bundled target writes several files: give --out DIR"),
+        None => {
+            let mut out = std::io::stdout().lock();
+            for (_, text) in files {
+                out.write_all(text.as_bytes())?;
+            }
+            out.flush()?;
+        }
+        Some(dir) => {
+            for (rel, text) in files {
+                let path = dir.join(rel);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+                }
+                std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("wrote {}", path.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_files(files: &[PathBuf]) -> Result<bool> {
+    let mut seen = validate::Seen::default();
+    let mut problems = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        problems.extend(validate::validate_text(&f.display().to_string(), &text, &mut seen));
+    }
+    if !seen.advisors.is_empty() {
+        problems.extend(validate::cross_file(&seen));
+    }
+    for p in &problems {
+        println!("{p}");
+    }
+    if problems.is_empty() {
+        eprintln!("{} file(s) OK", files.len());
+    }
+    Ok(problems.is_empty())
+}
+
+#[cfg(feature = "starlark")]
+fn test_fixtures(s: &Setup) -> Result<bool> {
+    let mut passed = 0;
+    let mut failed = 0;
+    for spec in &s.specs {
+        for fx in &spec.fixtures {
+            let script = s.renderer.script(spec, &spec.params_with(&fx.parameters), 2)?;
+            let outcome = check_gen::script::run(&script, &[fx.rows()], 2);
+            let verdict = match &outcome.result {
+                Err(e) => Err(e.to_string()),
+                Ok(alerts) => compare(alerts, &fx.expected),
+            };
+            match &verdict {
+                Ok(()) => {
+                    passed += 1;
+                    println!("ok   {} / {}", spec.name, fx.name);
+                }
+                Err(why) => {
+                    failed += 1;
+                    println!("FAIL {} / {}: {why}", spec.name, fx.name);
+                }
+            }
+            for line in &outcome.printed {
+                println!("     print: {line}");
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(failed == 0)
+}
+
+#[cfg(feature = "starlark")]
+fn compare(got: &[Alert], want: &[check_gen::spec::ExpectedAlert]) -> std::result::Result<(), String> {
+    if got.len() != want.len() {
+        return Err(format!("expected {} alert(s), got {}: {got:#?}", want.len(), got.len()));
+    }
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let mut diffs = Vec::new();
+        if g.summary != w.summary {
+            diffs.push(format!("summary {:?} != {:?}", g.summary, w.summary));
+        }
+        if g.severity != w.severity {
+            diffs.push(format!("severity {:?} != {:?}", g.severity, w.severity));
+        }
+        if let Some(d) = w.description.as_ref().filter(|d| **d != g.description) {
+            diffs.push(format!("description {:?} != {d:?}", g.description));
+        }
+        if let Some(l) = w.labels.as_ref().filter(|l| **l != g.labels) {
+            diffs.push(format!("labels {:?} != {l:?}", g.labels));
+        }
+        if !diffs.is_empty() {
+            return Err(format!("alert {i}: {}", diffs.join("; ")));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(feature = "starlark")]
+fn run_checks(s: &Setup, dsn: &str, format: Format, parse_time: bool) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut alerts: Vec<Alert> = Vec::new();
+    rt.block_on(async {
+        let mut target = check_gen::runner::Target::connect(dsn).await?;
+        for spec in &s.specs {
+            let c = s.renderer.check(spec, &s.sql, 2)?;
+            let rows = target.select(&c.name, &c.query, parse_time).await?;
+            let outcome = check_gen::script::run(&c.script, &[rows], 2);
+            for line in &outcome.printed {
+                eprintln!("{}: print: {line}", c.name);
+            }
+            let found = outcome.result.with_context(|| format!("check {}", c.name))?;
+            alerts.extend(found.into_iter().map(|a| Alert { check: c.name.clone(), ..a }));
+        }
+        target.disconnect().await?;
+        anyhow::Ok(())
+    })?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&alerts)?),
+        Format::Text => {
+            for a in &alerts {
+                println!("[{}] {}: {}", a.severity, a.check, a.summary);
+                if !a.description.is_empty() {
+                    println!("    {}", a.description);
+                }
+                let labels: Vec<String> = a.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                println!("    labels: {}", labels.join(", "));
+            }
+            eprintln!("{} alert(s) from {} check(s)", alerts.len(), s.specs.len());
+        }
+    }
+    Ok(())
+}
+
+fn real_main() -> Result<bool> {
+    let cli = Cli::parse();
+    let s = setup(&cli.common)?;
+    match &cli.command {
+        None => render(&s, &cli.render)?,
+        Some(Command::Render(args)) => render(&s, args)?,
+        Some(Command::Sql { name }) => {
+            let spec = s.specs.iter().find(|c| &c.name == name).with_context(|| format!("no check named {name:?}"))?;
+            println!("{};", s.renderer.sql(spec, &s.sql)?);
+        }
+        Some(Command::List) => {
+            for c in &s.specs {
+                println!("{:<40} {:<8} {}", c.name, c.severity, c.summary);
+            }
+        }
+        Some(Command::Validate { files }) => return validate_files(files),
+        #[cfg(feature = "starlark")]
+        Some(Command::Test) => return test_fixtures(&s),
+        #[cfg(feature = "starlark")]
+        Some(Command::Run { dsn, format, parse_time }) => run_checks(&s, dsn, *format, *parse_time)?,
+        #[cfg(not(feature = "starlark"))]
+        Some(Command::Test | Command::Run { .. }) => bail!("built without the starlark feature"),
+    }
+    Ok(true)
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            // A closed pipe (check-gen | head) is not an error.
+            if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("check-gen: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
