@@ -52,12 +52,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The format could not be recognised from the first bytes.
-    #[error("cannot recognise the audit-log format from the first {examined} bytes (use an explicit format)")]
-    UnknownFormat {
-        /// How many bytes were looked at.
-        examined: usize,
-    },
 }
 
 impl Error {
@@ -66,7 +60,6 @@ impl Error {
         match self {
             Error::Malformed(m) => Some(m.position),
             Error::Io { offset, .. } => Some(Position { byte: *offset, line: 0 }),
-            Error::UnknownFormat { .. } => Some(Position { byte: 0, line: 1 }),
         }
     }
 }

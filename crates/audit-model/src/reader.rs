@@ -227,10 +227,19 @@ impl<R: BufRead> RecordReader<R> {
                     match detect(&self.buf[self.pos..self.end]) {
                         Detection::Format(f) => self.parser = Some(parser_for(f, &self.opts.parse)),
                         Detection::Unknown => {
-                            // Nothing can be read from this input; consume it so a caller does not loop.
-                            let examined = avail.min(DETECT_LIMIT);
-                            let err = self.malformed(avail, format!("cannot recognise the audit-log format from the first {examined} bytes (use an explicit format)"));
-                            return Some(Err(err));
+                            // Skip a line (a content-defined unit, so the outcome does not depend on
+                            // buffering) and try again on the next: a log may start with a stray line.
+                            let bytes = &self.buf[self.pos..self.end];
+                            let len = match memchr::memchr(b'\n', bytes) {
+                                Some(nl) => Some(nl + 1),
+                                None if avail >= DETECT_LIMIT => Some(DETECT_LIMIT),
+                                // The line is not complete yet: read more.
+                                None => None,
+                            };
+                            if let Some(len) = len {
+                                let reason = "not the start of any known audit-log format (give the format explicitly)".to_string();
+                                return Some(Err(self.malformed(len, reason)));
+                            }
                         }
                         Detection::NeedMore => {}
                     }

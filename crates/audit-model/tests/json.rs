@@ -244,3 +244,19 @@ fn regression_broken_record_outcome_does_not_depend_on_buffering() {
     assert!(!errors(&out).is_empty());
     assert!(records(&out).len() >= 3);
 }
+
+/// Found by the auto fuzz target: input of no known format was reported in pieces that depended on
+/// buffering; it is now skipped a line at a time, and detection tries again on the next line.
+#[test]
+fn regression_unknown_format_outcome_does_not_depend_on_buffering() {
+    let input = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fuzz/auto_unknown_format.bin")).unwrap();
+    for size in [1, 51, 4096] {
+        assert_eq!(read_with(common::Pieces { data: &input, size }, None), read_with(&input[..], None), "pieces of {size}");
+    }
+    // A stray first line does not hide the log after it.
+    let log = format!("garbage line\n{CONNECT_FAILED}\n");
+    let out = read_both_ways(log.as_bytes(), None);
+    assert_eq!(errors(&out).len(), 1);
+    assert_eq!(errors(&out)[0].len, 13);
+    assert_eq!(records(&out).len(), 1);
+}
