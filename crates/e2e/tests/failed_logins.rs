@@ -1,0 +1,85 @@
+//! The original scenario: an unknown user, a wrong password and an empty password fail; one login
+//! succeeds. `audit-ingest follow` stores the real audit log, `check-gen run` reports the three
+//! failures and names the accounts; with good logins only, it reports nothing.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{check_gen_run, label, start_server, wait_table_matches_log, Follower};
+use test_harness::{LoginOutcome, MariaDb};
+
+const CHECK: &str = "mysql_audit_failed_logins_24h";
+
+#[test]
+fn three_failed_logins_raise_one_alert_naming_the_accounts() {
+    let t0 = Instant::now();
+    let db = start_server(MariaDb::builder());
+    db.create_user("alice", "secret").unwrap();
+    assert_eq!(db.try_login("nosuchuser", "whatever").code(), Some(1045));
+    assert_eq!(db.try_login("alice", "wrong").code(), Some(1045));
+    assert_eq!(db.try_login("alice", "").code(), Some(1045));
+    assert_eq!(db.try_login("alice", "secret"), LoginOutcome::Ok);
+
+    let mut follower = Follower::start(&db, &[]);
+    let logins = wait_table_matches_log(&db, Duration::from_secs(20));
+    follower.assert_running();
+    assert_eq!(logins.len(), 4, "{logins:?}");
+    assert_eq!(logins.iter().filter(|l| l.2).count(), 3, "{logins:?}");
+    // The log's local times were converted to UTC: every event is seconds old, not hours.
+    let skew = common::sql(
+        &db,
+        &format!(
+            "SELECT MAX(ABS(TIMESTAMPDIFF(SECOND, event_time, UTC_TIMESTAMP()))) FROM {}",
+            common::TABLE
+        ),
+    );
+    let skew: i64 = skew.trim().parse().unwrap();
+    assert!(
+        skew < 120,
+        "event_time is {skew} s off UTC: wrong --time-zone handling"
+    );
+
+    let alerts = check_gen_run(&db, &[], CHECK);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let alert = &alerts[0];
+    assert_eq!(alert["check"], CHECK);
+    assert_eq!(label(alert, "failed_logins"), "3", "{alert:#}");
+    assert_eq!(alert["severity"], "warning");
+    assert_eq!(
+        alert["summary"], "3 failed login attempts in the last 24 hours",
+        "{alert:#}"
+    );
+    let description = alert["description"].as_str().unwrap();
+    for part in ["alice (2)", "nosuchuser (1)", "localhost (3)"] {
+        assert!(
+            description.contains(part),
+            "{part:?} not in {description:?}"
+        );
+    }
+
+    let status = follower.stop();
+    assert_eq!(status.code(), Some(0), "audit-ingest follow exit status");
+    eprintln!("failed logins scenario: {:?}", t0.elapsed());
+}
+
+#[test]
+fn good_logins_only_raise_nothing() {
+    let t0 = Instant::now();
+    let db = start_server(MariaDb::builder());
+    db.create_user("bob", "secret").unwrap();
+    for _ in 0..3 {
+        assert_eq!(db.try_login("bob", "secret"), LoginOutcome::Ok);
+    }
+    let follower = Follower::start(&db, &[]);
+    let logins = wait_table_matches_log(&db, Duration::from_secs(20));
+    assert_eq!(logins.len(), 3, "{logins:?}");
+    assert!(logins.iter().all(|l| !l.2), "{logins:?}");
+
+    let alerts = check_gen_run(&db, &[], CHECK);
+    assert!(alerts.is_empty(), "{alerts:#?}");
+
+    assert_eq!(follower.stop().code(), Some(0));
+    eprintln!("good logins only: {:?}", t0.elapsed());
+}
