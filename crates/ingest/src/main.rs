@@ -13,14 +13,27 @@ use ingest::config::{connect_options, ConfigFile, ConnectSettings, SslMode};
 use ingest::follower::{FollowOptions, StartAt};
 use ingest::metrics::Metrics;
 use ingest::pipeline::{self, PipelineOptions};
-use ingest::sink::{RecordFilter, Sink, SinkOptions};
+use ingest::sink::{LoadMethod, RecordFilter, Sink, SinkOptions};
 
 mod parse_cmd;
+
+/// What the help of every storing command says about the server's settings.
+macro_rules! server_note {
+    () => {
+        "Server settings:\n  \
+         max_allowed_packet must exceed the largest record (as Percona JSON, plus about 64 KiB): MySQL 8's default\n  \
+         of 64 MiB is fine; MariaDB's default of 16 MiB is not for 16 MiB statements. A record too large for it is\n  \
+         stored in the dead-letter table (its first bytes and the reason), not in the data table.\n  \
+         local_infile=ON lets records load with LOAD DATA LOCAL INFILE (--load-method infile, then the default;\n  \
+         faster); with it OFF, multi-row INSERTs are used."
+    };
+}
+const SERVER_NOTE: &str = server_note!();
 
 /// Reads MySQL audit logs (Percona audit_log, audit_log_filter / MySQL Enterprise Audit, MariaDB
 /// server_audit) and stores every record exactly once in a MySQL table that PMM's advisor checks query.
 #[derive(Debug, Parser)]
-#[command(name = "audit-ingest", version, about, long_about = None)]
+#[command(name = "audit-ingest", version, about, long_about = None, after_help = SERVER_NOTE)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -118,6 +131,11 @@ struct ReadArgs {
     /// Rows a batch at most.
     #[arg(long, default_value_t = 1000)]
     batch_rows: usize,
+    /// How records reach the table: `infile` (LOAD DATA LOCAL INFILE, data streamed from memory, in the
+    /// batch's transaction) or `insert` (multi-row INSERTs with parameters). Default: infile when the
+    /// server has local_infile=ON, else insert.
+    #[arg(long, env = "AUDIT_INGEST_LOAD_METHOD")]
+    load_method: Option<LoadMethod>,
     /// Do not create the database and tables when they are missing.
     #[arg(long)]
     no_create_schema: bool,
@@ -126,7 +144,10 @@ struct ReadArgs {
 /// Follow a live audit log and store its records (the daemon). SIGTERM or SIGINT commit what was read
 /// and exit 0.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  AUDIT_INGEST_DSN=mysql://audit_ingest:secret@127.0.0.1:3306/percona audit-ingest follow /var/lib/mysql/audit.log")]
+#[command(after_help = concat!(
+    "Example:\n  AUDIT_INGEST_DSN=mysql://audit_ingest:secret@127.0.0.1:3306/percona audit-ingest follow /var/lib/mysql/audit.log\n\n",
+    server_note!()
+))]
 struct FollowArgs {
     #[command(flatten)]
     db: DbArgs,
@@ -151,6 +172,7 @@ struct FollowArgs {
 /// Import a log and its rotated files once, oldest first; resumable (it keeps a checkpoint like
 /// follow), and prints a summary.
 #[derive(Debug, Args)]
+#[command(after_help = SERVER_NOTE)]
 struct BackfillArgs {
     #[command(flatten)]
     db: DbArgs,
@@ -309,7 +331,7 @@ fn prepare(db: Db, read: &ReadArgs, path: &std::path::Path) -> Result<Prepared> 
             exclude.push((user.to_string(), None));
         }
     }
-    let sink = Sink::new(db.opts, SinkOptions { names: db.names, source });
+    let sink = Sink::new(db.opts, SinkOptions { names: db.names, source }).with_load_method(read.load_method);
     let follow = FollowOptions { format, time_zone: Some(tz), ..FollowOptions::default() };
     let pipeline = PipelineOptions { batch_rows: read.batch_rows.clamp(1, 10_000), filter: RecordFilter { kinds, exclude_accounts: exclude }, ..PipelineOptions::default() };
     Ok(Prepared { sink, follow, pipeline })

@@ -1,13 +1,33 @@
 //! Writes records into MySQL, exactly once: each batch and the checkpoint that follows it commit in one
 //! transaction, with the checkpoint row locked (`SELECT ... FOR UPDATE`), so a crash anywhere leaves
-//! either both or neither. Data travels only as statement parameters.
+//! either both or neither. Data travels only as statement parameters or as `LOAD DATA LOCAL INFILE`
+//! data streamed from memory through mysql_async's infile handler: never interpolated into SQL, never
+//! written to a file.
+//!
+//! Two ways to load a batch's records ([`LoadMethod`]):
+//! - `infile` (the default when the server has `local_infile=ON`): one `LOAD DATA LOCAL INFILE` a
+//!   batch, rows serialized as TSV (`\\`, `\t`, `\n`, `\r`, `\0` escaped, NULL as `\N`),
+//!   `CHARACTER SET utf8mb4`, inside the batch's transaction (InnoDB makes it transactional).
+//!   With `LOCAL`, the server turns duplicate keys *and* data errors into warnings (it cannot stop the
+//!   client's stream), so neither `IGNORE` nor `REPLACE` is written and the result is checked
+//!   instead: any warning, or fewer rows than sent, rolls the whole transaction back and the batch is
+//!   redone with `insert`, which is exact. A duplicate `(file_id, file_offset)` (a replay: the same file
+//!   read under another source name, or a checkpoint reset by hand) therefore ends exactly as with
+//!   `insert`: the stored row is kept. `REPLACE` was rejected because it deletes and re-inserts the
+//!   stored row (new `id`, another source's row overwritten) and still lets data errors pass as
+//!   warnings.
+//! - `insert`: multi-row `INSERT ... ON DUPLICATE KEY UPDATE id = id` with parameters, up to 1,000 rows
+//!   a statement; a statement that leaves warnings fails the batch.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use audit_model::{Kind, MalformedRecord, Record};
 use audit_schema::TableNames;
 use mysql_async::prelude::*;
-use mysql_async::{Conn, Opts, Params, Pool, TxOpts, Value};
+use mysql_async::{Conn, Opts, OptsBuilder, Params, Pool, TxOpts, Value};
 
 use crate::checkpoint::Checkpoint;
 use crate::follower::{Event, Item};
@@ -40,6 +60,24 @@ pub enum SinkError {
     /// Another process holds the source's lock.
     #[error("source {0:?} is being ingested by another process (lock held)")]
     Locked(String),
+    /// A statement stored rows with warnings (or fewer rows than sent): the server changed or
+    /// dropped data, so the batch is refused rather than stored altered.
+    #[error("{statement}: {warnings} warning(s), {stored} of {sent} rows stored; the batch is not committed. First warnings: {sample}")]
+    Warnings {
+        /// `LOAD DATA` or `INSERT`.
+        statement: &'static str,
+        /// The server's warning count.
+        warnings: u64,
+        /// Rows the statement stored.
+        stored: u64,
+        /// Rows sent.
+        sent: u64,
+        /// `SHOW WARNINGS`, first few.
+        sample: String,
+    },
+    /// `--load-method infile` was asked for but the server refuses LOCAL INFILE.
+    #[error("LOAD DATA LOCAL INFILE is disabled on the server (@@local_infile = 0): enable it (local_infile=ON) or use --load-method insert")]
+    InfileDisabled,
 }
 
 impl SinkError {
@@ -53,7 +91,7 @@ impl SinkError {
                 _ => false,
             },
             SinkError::Locked(_) => true,
-            SinkError::Conflict { .. } | SinkError::BadCheckpoint { .. } => false,
+            SinkError::Conflict { .. } | SinkError::BadCheckpoint { .. } | SinkError::Warnings { .. } | SinkError::InfileDisabled => false,
         }
     }
 }
@@ -65,6 +103,42 @@ pub struct SinkOptions {
     pub names: TableNames,
     /// The source's name: the checkpoint's key and part of each row's identity.
     pub source: String,
+}
+
+/// How a batch's records reach the data table (dead letters always use `INSERT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadMethod {
+    /// Multi-row `INSERT` statements with parameters.
+    Insert,
+    /// One `LOAD DATA LOCAL INFILE` a batch, the data streamed from memory (needs `local_infile=ON`).
+    Infile,
+}
+
+impl LoadMethod {
+    /// `insert` or `infile`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LoadMethod::Insert => "insert",
+            LoadMethod::Infile => "infile",
+        }
+    }
+}
+
+impl std::fmt::Display for LoadMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for LoadMethod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "insert" => Ok(LoadMethod::Insert),
+            "infile" => Ok(LoadMethod::Infile),
+            _ => Err(format!("unknown load method {s:?}: insert or infile")),
+        }
+    }
 }
 
 const DATA_COLUMNS: &[&str] = &[
@@ -146,6 +220,12 @@ impl Batch {
     /// Dead letters in the batch.
     pub fn dead_letters(&self) -> usize {
         self.dead.len()
+    }
+
+    /// The batch's records as the `LOAD DATA` data [`LoadMethod::Infile`] sends (TSV, in the column
+    /// order of [`Sink::load_statement`]); for benchmarks and tools.
+    pub fn records_tsv(&self) -> Vec<u8> {
+        tsv_rows(&self.rows)
     }
 
     /// Adds a record.
@@ -237,8 +317,129 @@ pub struct Sink {
     opts: SinkOptions,
     insert_prefix: String,
     dead_prefix: String,
+    load_sql: String,
     /// The server's `max_allowed_packet`, once read (0 before).
-    max_packet: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    max_packet: Arc<AtomicUsize>,
+    /// The method asked for (`None`: `infile` when the server allows it).
+    load_request: Option<LoadMethod>,
+    /// The method in use once the server was asked: 0 unknown, 1 insert, 2 infile.
+    load_method: Arc<AtomicU8>,
+    infile: InfileData,
+}
+
+/// LOCAL INFILE data waiting for the server to ask for it, by the name the statement gives. The
+/// handler serves these names only: a server asking for anything else (a file of this machine) is
+/// refused.
+#[derive(Debug, Clone, Default)]
+struct InfileData {
+    pending: Arc<Mutex<HashMap<String, bytes::Bytes>>>,
+    next: Arc<AtomicU64>,
+}
+
+/// Chunks handed to the driver: each becomes one protocol packet, well under any `max_allowed_packet`.
+const INFILE_CHUNK: usize = 1 << 20;
+
+impl InfileData {
+    fn put(&self, data: bytes::Bytes) -> String {
+        let name = format!("audit-ingest-{}-{}", std::process::id(), self.next.fetch_add(1, Relaxed));
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(name.clone(), data);
+        name
+    }
+
+    fn take(&self, name: &[u8]) -> Option<bytes::Bytes> {
+        let name = std::str::from_utf8(name).ok()?;
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(name)
+    }
+
+    fn handler(&self) -> impl mysql_async::prelude::GlobalHandler {
+        let this = self.clone();
+        move |name: &[u8]| -> futures_core::future::BoxFuture<'static, Result<mysql_async::InfileData, mysql_async::LocalInfileError>> {
+            let found = this.take(name);
+            let name = String::from_utf8_lossy(name).into_owned();
+            Box::pin(async move {
+                let data = found.ok_or(mysql_async::LocalInfileError::PathIsNotInTheWhiteList(name))?;
+                let stream: mysql_async::InfileData = Box::pin(Chunks { data });
+                Ok(stream)
+            })
+        }
+    }
+}
+
+/// A buffer as a stream of [`INFILE_CHUNK`]-byte pieces (no copies).
+struct Chunks {
+    data: bytes::Bytes,
+}
+
+impl futures_core::Stream for Chunks {
+    type Item = std::io::Result<bytes::Bytes>;
+    fn poll_next(mut self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+        if self.data.is_empty() {
+            return std::task::Poll::Ready(None);
+        }
+        let n = self.data.len().min(INFILE_CHUNK);
+        std::task::Poll::Ready(Some(Ok(self.data.split_to(n))))
+    }
+}
+
+/// Appends `v` as one field of `LOAD DATA ... FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES
+/// TERMINATED BY '\n'`: NULL as `\N`; in text, the escape character, both terminators, `\r` and NUL
+/// escaped (the server turns them back into the same bytes).
+fn tsv_field(out: &mut Vec<u8>, v: &Value) {
+    use std::io::Write;
+    match v {
+        Value::NULL => out.extend_from_slice(b"\\N"),
+        Value::Bytes(b) => {
+            let mut start = 0;
+            for (i, &c) in b.iter().enumerate() {
+                let esc = match c {
+                    b'\\' => b'\\',
+                    b'\t' => b't',
+                    b'\n' => b'n',
+                    b'\r' => b'r',
+                    0 => b'0',
+                    _ => continue,
+                };
+                out.extend_from_slice(&b[start..i]);
+                out.extend_from_slice(&[b'\\', esc]);
+                start = i + 1;
+            }
+            out.extend_from_slice(&b[start..]);
+        }
+        Value::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::UInt(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Date(y, mo, d, h, mi, s, us) => {
+            let _ = write!(out, "{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}");
+        }
+        // The sink builds no other kind of value.
+        other => out.extend_from_slice(other.as_sql(true).as_bytes()),
+    }
+}
+
+/// The rows as TSV for [`tsv_field`]'s `LOAD DATA` clauses.
+fn tsv_rows(rows: &[Vec<Value>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows.iter().map(|r| value_bytes(r)).sum::<usize>() + rows.len() * 16);
+    for row in rows {
+        for (i, v) in row.iter().enumerate() {
+            if i > 0 {
+                out.push(b'\t');
+            }
+            tsv_field(&mut out, v);
+        }
+        out.push(b'\n');
+    }
+    out
+}
+
+/// `SHOW WARNINGS`, the first few, on one line.
+async fn warnings_sample(tx: &mut mysql_async::Transaction<'_>) -> String {
+    match tx.query::<(String, u32, String), _>("SHOW WARNINGS LIMIT 5").await {
+        Ok(rows) => rows.iter().map(|(level, code, msg)| format!("{level} {code}: {msg}")).collect::<Vec<_>>().join("; "),
+        Err(e) => format!("(SHOW WARNINGS failed: {e})"),
+    }
 }
 
 fn placeholders(cols: usize, rows: usize) -> String {
@@ -249,10 +450,51 @@ fn placeholders(cols: usize, rows: usize) -> String {
 impl Sink {
     /// A sink writing to `opts.names` through a pool on `dsn`.
     pub fn new(mysql: Opts, opts: SinkOptions) -> Sink {
-        let pool = Pool::new(mysql);
+        let infile = InfileData::default();
+        let pool = Pool::new(OptsBuilder::from_opts(mysql).local_infile_handler(Some(infile.handler())));
         let insert_prefix = format!("INSERT INTO {} ({}) VALUES ", opts.names.data(), DATA_COLUMNS.join(", "));
         let dead_prefix = format!("INSERT INTO {} ({}) VALUES ", opts.names.dead_letter(), DEAD_COLUMNS.join(", "));
-        Sink { pool, opts, insert_prefix, dead_prefix, max_packet: Default::default() }
+        // Separators as hex literals: read the same whatever the session's NO_BACKSLASH_ESCAPES.
+        let load_sql = format!(
+            "INTO TABLE {} CHARACTER SET utf8mb4 FIELDS TERMINATED BY X'09' ESCAPED BY X'5C' LINES TERMINATED BY X'0A' ({})",
+            opts.names.data(),
+            DATA_COLUMNS.join(", ")
+        );
+        Sink { pool, opts, insert_prefix, dead_prefix, load_sql, max_packet: Default::default(), load_request: None, load_method: Default::default(), infile }
+    }
+
+    /// The `LOAD DATA LOCAL INFILE` statement of [`LoadMethod::Infile`] for the file name `name` (which
+    /// goes into the statement as is: pass a plain name).
+    pub fn load_statement(&self, name: &str) -> String {
+        format!("LOAD DATA LOCAL INFILE '{name}' {}", self.load_sql)
+    }
+
+    /// Loads records with `method`; `None` (the default) picks `infile` when the server has
+    /// `local_infile=ON`, else `insert`.
+    pub fn with_load_method(mut self, method: Option<LoadMethod>) -> Sink {
+        self.load_request = method;
+        self.load_method = Default::default();
+        self
+    }
+
+    /// The load method in use (asks the server the first time).
+    pub async fn load_method(&self) -> Result<LoadMethod, SinkError> {
+        match self.load_method.load(Relaxed) {
+            1 => return Ok(LoadMethod::Insert),
+            2 => return Ok(LoadMethod::Infile),
+            _ => {}
+        }
+        let mut conn = self.conn().await?;
+        let on: Option<Option<i64>> = conn.query_first("SELECT @@local_infile").await?;
+        let on = on.flatten() == Some(1);
+        let m = match (self.load_request, on) {
+            (Some(LoadMethod::Infile), false) => return Err(SinkError::InfileDisabled),
+            (Some(m), _) => m,
+            (None, true) => LoadMethod::Infile,
+            (None, false) => LoadMethod::Insert,
+        };
+        self.load_method.store(if m == LoadMethod::Insert { 1 } else { 2 }, Relaxed);
+        Ok(m)
     }
 
     /// The options.
@@ -262,7 +504,6 @@ impl Sink {
 
     /// The server's `max_allowed_packet` (read once, then cached): no statement may be larger.
     pub async fn max_packet(&self) -> Result<usize, SinkError> {
-        use std::sync::atomic::Ordering::Relaxed;
         let known = self.max_packet.load(Relaxed);
         if known > 0 {
             return Ok(known);
@@ -314,11 +555,30 @@ impl Sink {
 
     /// Commits `batch` and `next` in one transaction, after checking the stored checkpoint is still
     /// `prev` (what this process committed last, `None` for none).
+    ///
+    /// With [`LoadMethod::Infile`], a `LOAD DATA` that leaves any warning (a duplicate of a stored
+    /// record, or a value the server altered) is rolled back with its transaction and the batch is
+    /// committed again with [`LoadMethod::Insert`], which keeps stored duplicates and refuses altered
+    /// values.
     pub async fn commit(&self, batch: &Batch, prev: Option<&Checkpoint>, next: &Checkpoint) -> Result<(), SinkError> {
-        let max_packet = if batch.is_empty() { usize::MAX } else { self.max_packet().await? };
+        let (max_packet, method) = if batch.records() == 0 {
+            (if batch.is_empty() { usize::MAX } else { self.max_packet().await? }, LoadMethod::Insert)
+        } else {
+            (self.max_packet().await?, self.load_method().await?)
+        };
+        match self.commit_with(batch, prev, next, max_packet, method).await {
+            Err(e @ SinkError::Warnings { .. }) if method == LoadMethod::Infile => {
+                tracing::warn!(error = %e, "LOAD DATA was not exact (a replayed record?); committing the batch again with INSERT");
+                self.commit_with(batch, prev, next, max_packet, LoadMethod::Insert).await
+            }
+            r => r,
+        }
+    }
+
+    async fn commit_with(&self, batch: &Batch, prev: Option<&Checkpoint>, next: &Checkpoint, max_packet: usize, method: LoadMethod) -> Result<(), SinkError> {
         let mut conn = self.conn().await?;
         let mut tx = conn.start_transaction(TxOpts::default()).await?;
-        let result = self.commit_in(&mut tx, batch, prev, next, max_packet).await;
+        let result = self.commit_in(&mut tx, batch, prev, next, max_packet, method).await;
         match result {
             Ok(()) => Ok(tx.commit().await?),
             Err(e) => {
@@ -329,7 +589,7 @@ impl Sink {
         }
     }
 
-    async fn commit_in(&self, tx: &mut mysql_async::Transaction<'_>, batch: &Batch, prev: Option<&Checkpoint>, next: &Checkpoint, max_packet: usize) -> Result<(), SinkError> {
+    async fn commit_in(&self, tx: &mut mysql_async::Transaction<'_>, batch: &Batch, prev: Option<&Checkpoint>, next: &Checkpoint, max_packet: usize, method: LoadMethod) -> Result<(), SinkError> {
         let sql = format!("SELECT state FROM {} WHERE source = ? FOR UPDATE", self.opts.names.checkpoint());
         let stored: Option<Option<String>> = tx.exec_first(sql, (&self.opts.source,)).await?;
         let stored = match stored.flatten() {
@@ -345,7 +605,10 @@ impl Sink {
             return Err(SinkError::Conflict { source_name: self.opts.source.clone(), expected: prev.map(|c| c.offset), found: stored.map(|c| c.offset) });
         }
         let budget = max_packet.saturating_sub(PACKET_MARGIN).max(1);
-        insert_chunked(tx, &self.insert_prefix, DATA_COLUMNS.len(), &batch.rows, " ON DUPLICATE KEY UPDATE id = id", budget).await?;
+        match method {
+            LoadMethod::Insert => insert_chunked(tx, &self.insert_prefix, DATA_COLUMNS.len(), &batch.rows, " ON DUPLICATE KEY UPDATE id = id", budget).await?,
+            LoadMethod::Infile => self.load_infile(tx, &batch.rows).await?,
+        }
         insert_chunked(tx, &self.dead_prefix, DEAD_COLUMNS.len(), &batch.dead, " ON DUPLICATE KEY UPDATE id = id", budget).await?;
         let sql = format!(
             "INSERT INTO {} (source, file_path, file_id, file_offset, state, records_total, updated_at) VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6)) \
@@ -365,6 +628,26 @@ impl Sink {
             ),
         )
         .await?;
+        Ok(())
+    }
+
+    /// One `LOAD DATA LOCAL INFILE` of `rows`, the data handed to the driver from memory; refused
+    /// ([`SinkError::Warnings`]) unless every row was stored without a warning.
+    async fn load_infile(&self, tx: &mut mysql_async::Transaction<'_>, rows: &[Vec<Value>]) -> Result<(), SinkError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let name = self.infile.put(bytes::Bytes::from(tsv_rows(rows)));
+        // The name is ours (letters, digits, dashes): the only thing interpolated.
+        let result = tx.query_drop(self.load_statement(&name)).await;
+        // Forget the data if the server never asked for it (an error before the transfer).
+        let _ = self.infile.take(name.as_bytes());
+        result?;
+        let (warnings, stored) = (u64::from(tx.get_warnings()), tx.affected_rows());
+        if warnings > 0 || stored != rows.len() as u64 {
+            let sample = warnings_sample(tx).await;
+            return Err(SinkError::Warnings { statement: "LOAD DATA", warnings, stored, sent: rows.len() as u64, sample });
+        }
         Ok(())
     }
 
@@ -422,6 +705,11 @@ async fn insert_chunked(tx: &mut mysql_async::Transaction<'_>, prefix: &str, col
         let sql = format!("{prefix}{}{suffix}", placeholders(cols, n));
         let params: Vec<Value> = chunk.iter().flat_map(|r| r.iter().cloned()).collect();
         tx.exec_drop(sql, Params::Positional(params)).await?;
+        let warnings = u64::from(tx.get_warnings());
+        if warnings > 0 {
+            let sample = warnings_sample(tx).await;
+            return Err(SinkError::Warnings { statement: "INSERT", warnings, stored: tx.affected_rows(), sent: n as u64, sample });
+        }
         rest = tail;
     }
     Ok(())

@@ -113,7 +113,7 @@ fn backfill_json_rows_equal_records() {
     let (opts, database) = connect_options(&ConnectSettings { dsn: Some(db.dsn()), ..Default::default() }).unwrap();
     assert_eq!(database, db.name);
     let names = audit_schema::TableNames::new(&database, "audit_data").unwrap();
-    let sink = Sink::new(opts, SinkOptions { names, source: "backfill-test".into() });
+    let sink = Sink::new(opts, SinkOptions { names, source: "backfill-test".into() }).with_load_method(common::load_method());
     let popts = PipelineOptions { exit_when_caught_up: true, batch_rows: 50, ..PipelineOptions::default() };
     let t = Instant::now();
     let summary = db.rt.block_on(async {
@@ -249,4 +249,75 @@ fn backfill_percona_xml_files() {
         assert_eq!(expected.len(), recs.len(), "{format}");
         assert_eq!(expected[0].format(), format);
     }
+}
+
+/// The hostile 16 MiB sqltext, on a server whose `max_allowed_packet` is MySQL 8's default
+/// (64 MiB): stored byte-exact, with the records around it. (On a server whose packet is smaller than
+/// the record, it is dead-lettered instead: `backfill_json_rows_equal_records`.)
+#[test]
+fn sixteen_mib_sqltext_is_stored_byte_exact_with_a_64m_packet() {
+    let t0 = Instant::now();
+    let server = test_harness::MariaDb::builder().server_arg("--max-allowed-packet=64M").start().unwrap();
+    eprintln!("throwaway server (max_allowed_packet=64M) up in {:?}", t0.elapsed());
+    let db = TestDb::on(&server.dsn(), "bigsql");
+    assert_eq!(db.query::<u64>("SELECT @@max_allowed_packet"), [64 << 20]);
+    let (dir, log) = common::log_dir();
+    // Exactly 16 MiB of hostile text: quotes, backslashes, NUL, control characters, emoji, the
+    // separators LOAD DATA uses, and an injection attempt.
+    let piece = "'); DROP TABLE audit_data; -- \\ \\\\ \\N \0 \t\r\n \u{1}\u{1b} 🦀 ñ 中文 \"x\" ";
+    let mut sql = piece.repeat((16 << 20) / piece.len());
+    sql.push_str(&"y".repeat((16 << 20) - sql.len()));
+    assert_eq!(sql.len(), 16 << 20);
+    let mut text = String::new();
+    for i in 0..5u64 {
+        let rec = if i == 2 {
+            let mut b = Record::builder(Format::PerconaJson);
+            b.set(Field::Name, "Query").set(Field::RecordId, &format!("{i}_2026-11-29T05:00:00")).set(Field::User, "bob").set(Field::SqlText, &sql);
+            b.set(Field::CommandClass, "select");
+            b.timestamp(ts(i)).connection_id(Some(i)).status(Some(0));
+            b.build()
+        } else {
+            build(i)
+        };
+        audit_model::write::write_record(Format::PerconaJson, &rec, &mut text).unwrap();
+    }
+    std::fs::write(&log, &text).unwrap();
+    drop(text);
+    let expected = read_back(&log, Some(Format::PerconaJson));
+    assert_eq!(expected.len(), 5);
+    assert_eq!(expected[2].sqltext(), Some(sql.as_str()));
+
+    let (opts, database) = connect_options(&ConnectSettings { dsn: Some(db.dsn()), ..Default::default() }).unwrap();
+    let names = audit_schema::TableNames::new(&database, "audit_data").unwrap();
+    let sink = Sink::new(opts, SinkOptions { names, source: "bigsql".into() }).with_load_method(common::load_method());
+    let popts = PipelineOptions { exit_when_caught_up: true, ..PipelineOptions::default() };
+    let (summary, method) = db.rt.block_on(async {
+        sink.apply_schema().await.unwrap();
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let run = pipeline::run(&sink, log.clone(), FollowOptions::default(), &popts, Arc::new(Metrics::default()), rx);
+        let s = tokio::time::timeout(Duration::from_secs(180), run).await.expect("the pipeline stalled").unwrap();
+        (s, sink.load_method().await.unwrap())
+    });
+    eprintln!("5 records, one with a 16 MiB sqltext, stored with {method} in {:?}", t0.elapsed());
+    assert_eq!(summary.records, 5, "{summary:?}");
+    assert_eq!(db.dead_count(), 0);
+    let rows: Vec<(u64, String)> = db.query(&format!("SELECT file_offset, audit_record FROM {} ORDER BY file_offset", db.data()));
+    assert_eq!(rows.len(), 5);
+    for (rec, (off, json)) in expected.iter().zip(&rows) {
+        assert_eq!(*off, rec.span().start);
+        let want: serde_json::Value = serde_json::from_str(&rec.to_percona_json()).unwrap();
+        let got: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert!(got == want, "audit_record at {off} differs");
+    }
+    // The server's own reading of the stored JSON gives the statement back byte for byte.
+    let stored: Vec<Vec<u8>> = db.query(&format!(
+        "SELECT CAST(JSON_VALUE(audit_record, '$.audit_record.sqltext') AS BINARY) FROM {} WHERE file_offset = {}",
+        db.data(),
+        expected[2].span().start
+    ));
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0] == sql.as_bytes(), "sqltext: {} bytes stored, {} written", stored[0].len(), sql.len());
+    db.rt.block_on(sink.close()).unwrap();
+    drop(db);
+    drop(dir);
 }

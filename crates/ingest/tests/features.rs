@@ -97,7 +97,7 @@ fn a_second_instance_on_the_same_source_is_refused() {
 
 fn sink_for(db: &TestDb, source: &str) -> Sink {
     let (opts, database) = connect_options(&ConnectSettings { dsn: Some(db.dsn()), ..Default::default() }).unwrap();
-    Sink::new(opts, SinkOptions { names: audit_schema::TableNames::new(&database, "audit_data").unwrap(), source: source.into() })
+    Sink::new(opts, SinkOptions { names: audit_schema::TableNames::new(&database, "audit_data").unwrap(), source: source.into() }).with_load_method(common::load_method())
 }
 
 #[test]
@@ -212,4 +212,56 @@ fn schema_prints_and_applies_ddl() {
     assert_eq!(db.query::<u64>(&tables), [3]);
     // Applying again is harmless.
     assert!(common::ingest_cmd(&db.dsn(), &["schema", "--apply"]).output().unwrap().status.success());
+}
+
+/// A replay (the same file read under a second source name, e.g. `backfill` after `follow`) stores no
+/// duplicate: the unique key on (file_id, file_offset) keeps the first row. With LOAD DATA the
+/// duplicates come back as warnings, the transaction is rolled back and the batch redone with INSERT;
+/// the new records of the batch are stored, the checkpoint moves.
+#[test]
+fn a_replayed_batch_stores_no_duplicate() {
+    let db = TestDb::new("replay");
+    let batch_of = |source: &str, from: u64, to: u64| {
+        let mut batch = Batch::default();
+        for i in from..to {
+            let mut b = Record::builder(Format::PerconaJson);
+            b.set(Field::Name, "Query").set(Field::RecordId, &format!("{i}_r")).set(Field::User, "u\t'\\").set(Field::SqlText, &format!("SELECT '{i}\\n'\n"));
+            b.timestamp(jiff::Timestamp::from_second(1_790_000_000 + i as i64).unwrap()).status(Some(0)).span(i * 10..i * 10 + 10);
+            batch.push_record(source, "f-0", &b.build());
+        }
+        batch
+    };
+    let ck = |offset: u64| Checkpoint {
+        version: CHECKPOINT_VERSION,
+        path: "/nonexistent".into(),
+        file: FileId { dev: 1, ino: 2, born: None, generation: 0 },
+        offset,
+        tail: None,
+        format: None,
+        saved_at: 0,
+    };
+    let first = sink_for(&db, "first");
+    let second = sink_for(&db, "second");
+    db.rt.block_on(async {
+        first.apply_schema().await.unwrap();
+        first.commit(&batch_of("first", 0, 100), None, &ck(1000)).await.unwrap();
+        // The second source replays 0..100 and brings 100..150.
+        second.commit(&batch_of("second", 0, 150), None, &ck(1500)).await.unwrap();
+        // And the first replays its own batch after a checkpoint reset by hand.
+        first.commit(&batch_of("first", 0, 100), Some(&ck(1000)), &ck(1000)).await.unwrap();
+    });
+    assert_eq!(db.count(), 150);
+    let by_source: Vec<(String, u64)> = db.query(&format!("SELECT source, COUNT(*) FROM {} GROUP BY source ORDER BY source", db.data()));
+    assert_eq!(by_source, [("first".to_string(), 100), ("second".to_string(), 50)]);
+    let mut want: Vec<String> = (0..150).map(|i| format!("{i}_r")).collect();
+    want.sort();
+    assert_eq!(db.query::<String>(&format!("SELECT JSON_VALUE(audit_record, '$.audit_record.record') FROM {} ORDER BY 1", db.data())), want);
+    let users: Vec<String> = db.query(&format!("SELECT DISTINCT user FROM {}", db.data()));
+    assert_eq!(users, ["u\t'\\"]);
+    let ck_rows: Vec<(String, u64, u64)> = db.query(&format!("SELECT source, file_offset, records_total FROM {} ORDER BY source", db.checkpoint()));
+    assert_eq!(ck_rows, [("first".to_string(), 1000, 200), ("second".to_string(), 1500, 150)]);
+    db.rt.block_on(async {
+        first.close().await.unwrap();
+        second.close().await.unwrap();
+    });
 }

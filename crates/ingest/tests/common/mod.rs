@@ -16,6 +16,13 @@ pub fn base_dsn() -> String {
     std::env::var("AUDIT_TEST_BASE_DSN").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
 }
 
+/// The load method the tests ask for: `AUDIT_INGEST_LOAD_METHOD` (`insert` or `infile`; the binary
+/// reads the same variable), else the sink's default (infile when the server allows it). Run the
+/// suite once with each to cover both paths.
+pub fn load_method() -> Option<ingest::sink::LoadMethod> {
+    std::env::var("AUDIT_INGEST_LOAD_METHOD").ok().filter(|v| !v.is_empty()).map(|v| v.parse().unwrap())
+}
+
 /// A database name unique to this process and call.
 pub fn unique_name(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
