@@ -263,6 +263,12 @@ impl<R: BufRead> RecordReader<R> {
                             self.advance(n.clamp(1, avail));
                             continue;
                         }
+                        // Over the limit is over the limit whether the end was in the buffer or not: the
+                        // outcome must not depend on how much was buffered.
+                        Step::Record { len, .. } | Step::Malformed { len, .. } if len > self.opts.max_record => {
+                            let reason = format!("record larger than the limit of {} bytes", self.opts.max_record);
+                            return Some(Err(self.malformed(len, reason)));
+                        }
                         Step::Record { len, mut record } => {
                             let len = len.clamp(1, avail);
                             record.span = self.offset..self.offset + len as u64;
