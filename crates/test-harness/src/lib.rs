@@ -331,10 +331,21 @@ impl MariaDb {
         if running_as_root() {
             cmd.arg("--user=root");
         }
-        // Passed on to the bootstrap mariadbd; must match the server's options below.
-        cmd.args(SIZE_ARGS);
+        // Passed on to the bootstrap mariadbd; must match the server's options below. Each server
+        // keeps its temporary tables in its own folder: concurrent bootstraps sharing /tmp were seen
+        // to fail with "Unknown table 'mysql.tmp_user_sys'".
+        let tmp = self.dir.join("tmp");
+        fs::create_dir_all(&tmp).map_err(|e| HarnessError::io("creating the tmpdir", e))?;
+        cmd.args(SIZE_ARGS).arg(format!("--tmpdir={}", tmp.display()));
         let log = self.dir.join("install.log");
-        let output = run(&mut cmd, "mariadb-install-db")?;
+        let output = match run(&mut cmd, "mariadb-install-db") {
+            Ok(o) => o,
+            // One retry into a clean data directory: a bootstrap can still lose a race it did not cause.
+            Err(_) => {
+                let _ = fs::remove_dir_all(self.data_dir());
+                run(&mut cmd, "mariadb-install-db")?
+            }
+        };
         // Best effort: the log only helps a human debugging a kept directory.
         let _ = fs::write(&log, [output.stdout, output.stderr].concat());
         Ok(())
@@ -352,7 +363,8 @@ impl MariaDb {
                 "--pid-file={}",
                 self.dir.join("mysqld.pid").display()
             ))
-            .arg(format!("--log-error={}", self.error_log_path().display()));
+            .arg(format!("--log-error={}", self.error_log_path().display()))
+            .arg(format!("--tmpdir={}", self.dir.join("tmp").display()));
         if running_as_root() {
             cmd.arg("--user=root");
         }
