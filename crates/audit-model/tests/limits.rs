@@ -103,3 +103,18 @@ fn a_record_over_the_limit_is_an_error_and_reading_goes_on() {
     assert_eq!(third.sqltext(), Some("select 2"));
     assert!(reader.buffer_capacity() < 2 << 20, "{}", reader.buffer_capacity());
 }
+
+/// Found by the auto fuzz target: a record over the limit got the parser's reason when read at once
+/// and the size-limit reason when read in pieces.
+#[test]
+fn regression_size_limit_outcome_does_not_depend_on_buffering() {
+    let input = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fuzz/auto_size_limit_reason.bin")).unwrap();
+    let read = |size: usize| {
+        let rdr = RecordReader::new(common::Pieces { data: &input, size }, ReaderOptions::new().max_record(4096));
+        rdr.map(|r| r.map_err(|e| e.to_string())).collect::<Vec<_>>()
+    };
+    let whole = read(usize::MAX);
+    for size in [1, 7, 33, 64] {
+        assert_eq!(read(size), whole, "pieces of {size}");
+    }
+}
