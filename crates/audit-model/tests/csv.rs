@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::OneByte;
 
-use audit_model::{parse_all, Field, Format, Kind, MalformedRecord, ParseOptions, ReaderOptions, Record, RecordReader};
+use audit_model::{parse_all, Field, Format, Kind, MalformedRecord, ParseOptions, Record};
 use proptest::prelude::*;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/csv");
@@ -16,19 +15,7 @@ type Parsed = (Vec<Result<Record, MalformedRecord>>, u64);
 
 /// Parses `input` whole and one byte at a time, checks both agree, returns the result.
 fn parse(input: &[u8]) -> Parsed {
-    let whole = parse_all(Format::PerconaCsv, &ParseOptions::default(), input);
-    let mut rdr = RecordReader::new(OneByte(input), ReaderOptions::new().format(Format::PerconaCsv));
-    let mut bytewise = Vec::new();
-    for item in rdr.by_ref() {
-        match item {
-            Ok(r) => bytewise.push(Ok(r)),
-            Err(audit_model::Error::Malformed(m)) => bytewise.push(Err(*m)),
-            Err(e) => panic!("{e}"),
-        }
-    }
-    assert_eq!(whole.0, bytewise, "one byte at a time differs");
-    assert_eq!(whole.1, rdr.complete_offset());
-    whole
+    common::read_both_ways(input, Some(Format::PerconaCsv))
 }
 
 fn records(input: &[u8]) -> Vec<Record> {
