@@ -1,4 +1,5 @@
-//! The schema of the audit tables and the rules for the identifiers that name them.
+//! The one contract of the audit tables: their DDL, the rules for the names that name them, the
+//! audited server's name, and the schema versions with their upgrades.
 //!
 //! Both `audit-ingest` (which creates and fills the tables) and `check-gen` (whose checks query them)
 //! take the table layout from here, so the two can never drift apart. The DDL itself lives in
@@ -10,10 +11,19 @@
 //! assert_eq!(names.checkpoint(), "`percona`.`audit_data_checkpoint`");
 //! let ddl = audit_schema::render_ddl(&names).unwrap();
 //! assert!(ddl.contains("CREATE TABLE IF NOT EXISTS `percona`.`audit_data`"));
+//! assert!(ddl.contains("PRIMARY KEY (server, file_id, file_offset)"));
 //! ```
 #![deny(missing_docs)]
 
 use std::fmt;
+
+mod ident;
+mod server;
+mod version;
+
+pub use ident::{add_ident_filter, quote_ident, quote_ident_literal, validate_ident, IdentError};
+pub use server::{ServerName, MAX_SERVER_LEN};
+pub use version::{probe_params, recorded_version_sql, upgrade_statements, Layout, UpgradeError, PROBE_SQL, SCHEMA_VERSION};
 
 /// The schema template, as shipped in `templates/schema.sql.j2`.
 pub const SCHEMA_TEMPLATE: &str = include_str!("../../../templates/schema.sql.j2");
@@ -22,48 +32,13 @@ pub const SCHEMA_TEMPLATE: &str = include_str!("../../../templates/schema.sql.j2
 pub const CHECKPOINT_SUFFIX: &str = "_checkpoint";
 /// Suffix of the dead-letter table's name.
 pub const DEAD_LETTER_SUFFIX: &str = "_dead_letter";
-
-/// An identifier that failed validation.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid identifier {name:?}: {reason}")]
-pub struct IdentError {
-    /// The identifier as given.
-    pub name: String,
-    /// Why it was refused.
-    pub reason: &'static str,
-}
+/// Suffix of the schema-version table's name.
+pub const SCHEMA_SUFFIX: &str = "_schema";
 
 /// The longest table name we accept, leaving room for the `_dead_letter` suffix within MySQL's 64.
 pub const MAX_TABLE_LEN: usize = 64 - DEAD_LETTER_SUFFIX.len();
 
-/// Checks an identifier from configuration: 1 to `max` characters of `[A-Za-z0-9_$]`, not all digits.
-///
-/// Stricter than MySQL, on purpose: such a name never needs escaping inside backquotes and reads the
-/// same on every server and in every shell.
-pub fn validate_ident(name: &str, max: usize) -> Result<(), IdentError> {
-    let err = |reason| Err(IdentError { name: name.to_string(), reason });
-    if name.is_empty() {
-        return err("empty");
-    }
-    if name.len() > max {
-        return err("too long");
-    }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$') {
-        return err("only letters, digits, '_' and '$' are allowed");
-    }
-    if name.bytes().all(|b| b.is_ascii_digit()) {
-        return err("must not be all digits");
-    }
-    Ok(())
-}
-
-/// Quotes a validated identifier with backquotes.
-pub fn quote_ident(name: &str) -> Result<String, IdentError> {
-    validate_ident(name, 64)?;
-    Ok(format!("`{name}`"))
-}
-
-/// The validated database and table names of one deployment, and the quoted names of its three tables.
+/// The validated database and table names of one deployment, and the quoted names of its tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableNames {
     database: String,
@@ -91,11 +66,18 @@ impl TableNames {
     }
     /// `` `db`.`table_checkpoint` ``: checkpoints and the ingester's heartbeat.
     pub fn checkpoint(&self) -> String {
-        format!("`{}`.`{}{}`", self.database, self.table, CHECKPOINT_SUFFIX)
+        self.suffixed(CHECKPOINT_SUFFIX)
     }
     /// `` `db`.`table_dead_letter` ``: records that could not be parsed.
     pub fn dead_letter(&self) -> String {
-        format!("`{}`.`{}{}`", self.database, self.table, DEAD_LETTER_SUFFIX)
+        self.suffixed(DEAD_LETTER_SUFFIX)
+    }
+    /// `` `db`.`table_schema` ``: the layout versions applied.
+    pub fn schema(&self) -> String {
+        self.suffixed(SCHEMA_SUFFIX)
+    }
+    fn suffixed(&self, suffix: &str) -> String {
+        format!("`{}`.`{}{suffix}`", self.database, self.table)
     }
 }
 
@@ -105,25 +87,18 @@ impl fmt::Display for TableNames {
     }
 }
 
-/// Adds the `ident` filter (validate, then backquote) to a template environment.
+/// The schema's DDL for these names: `CREATE DATABASE`, the four `CREATE TABLE IF NOT EXISTS`
+/// statements and the statement that records [`SCHEMA_VERSION`], separated by `;` and blank lines.
 ///
-/// An invalid identifier makes rendering fail instead of producing SQL.
-pub fn add_ident_filter(env: &mut minijinja::Environment<'_>) {
-    env.add_filter("ident", |name: String| -> Result<String, minijinja::Error> {
-        quote_ident(&name)
-            .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))
-    });
-}
-
-/// The schema's DDL for these names: `CREATE DATABASE` and the three `CREATE TABLE IF NOT EXISTS`
-/// statements, separated by `;` and blank lines.
+/// Over an older layout it creates nothing that is there and records no version: upgrade such tables
+/// with [`upgrade_statements`].
 pub fn render_ddl(names: &TableNames) -> Result<String, minijinja::Error> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     add_ident_filter(&mut env);
     env.add_template("schema.sql", SCHEMA_TEMPLATE)?;
     let tmpl = env.get_template("schema.sql")?;
-    tmpl.render(minijinja::context! { database => names.database(), table => names.table() })
+    tmpl.render(minijinja::context! { database => names.database(), table => names.table(), version => SCHEMA_VERSION })
 }
 
 /// The DDL split into single statements, for clients that run one statement at a time.
@@ -142,7 +117,7 @@ mod tests {
 
     #[test]
     fn refuses_hostile_identifiers() {
-        for bad in ["", "a`b", "a b", "x;drop", "123", "a.b", "é", &"x".repeat(65)] {
+        for bad in ["", "a`b", "a b", "x;drop", "123", "a.b", "é", &"x".repeat(65), "a'b"] {
             assert!(validate_ident(bad, 64).is_err(), "{bad:?} accepted");
         }
         assert!(TableNames::new("percona", &"t".repeat(MAX_TABLE_LEN + 1)).is_err());
@@ -150,12 +125,16 @@ mod tests {
     }
 
     #[test]
-    fn ddl_has_three_tables_with_quoted_names() {
+    fn ddl_has_four_tables_with_quoted_names_and_records_its_version() {
         let names = TableNames::new("audit_db", "events").unwrap();
         let stmts = ddl_statements(&names).unwrap();
-        assert_eq!(stmts.len(), 4);
+        assert_eq!(stmts.len(), 6);
         assert!(stmts[1].starts_with("CREATE TABLE IF NOT EXISTS `audit_db`.`events` ("));
         assert!(stmts[2].starts_with("CREATE TABLE IF NOT EXISTS `audit_db`.`events_checkpoint` ("));
         assert!(stmts[3].starts_with("CREATE TABLE IF NOT EXISTS `audit_db`.`events_dead_letter` ("));
+        assert!(stmts[4].starts_with("CREATE TABLE IF NOT EXISTS `audit_db`.`events_schema` ("));
+        assert!(stmts[5].contains(&format!("SELECT {SCHEMA_VERSION}, UTC_TIMESTAMP(6)")), "{}", stmts[5]);
+        assert!(stmts[5].contains("TABLE_SCHEMA = 'audit_db' AND TABLE_NAME = 'events'"), "{}", stmts[5]);
+        assert!(!stmts.iter().any(|s| s.contains("AUTO_INCREMENT")), "no server-local counters in keys");
     }
 }

@@ -1,0 +1,144 @@
+//! Which layout of the tables a database holds, and the statements that bring an older one up to date.
+//!
+//! The version in force is the highest row of the `<table>_schema` table. The first layout (before
+//! versions were recorded: an `AUTO_INCREMENT` id, no `server` column) has no such table and counts as
+//! version 1.
+
+use crate::{ServerName, TableNames};
+
+/// The layout this release writes and reads.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// What a database holds for one set of [`TableNames`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// None of the tables: the DDL creates them.
+    Absent,
+    /// This release's tables, but their version is not recorded yet (the DDL was cut short): running
+    /// the DDL again completes it.
+    Unrecorded,
+    /// A recorded (or, for 1, recognised) version.
+    Version(u32),
+}
+
+impl Layout {
+    /// Decides from the data table's column names (empty when it does not exist) and the highest
+    /// version recorded (`None` when the version table is missing or empty).
+    pub fn classify(data_columns: &[String], recorded: Option<u32>) -> Layout {
+        let has = |c: &str| data_columns.iter().any(|x| x.eq_ignore_ascii_case(c));
+        match recorded {
+            Some(v) => Layout::Version(v),
+            None if data_columns.is_empty() => Layout::Absent,
+            None if has("server") => Layout::Unrecorded,
+            None => Layout::Version(1),
+        }
+    }
+}
+
+/// `SELECT TABLE_NAME, COLUMN_NAME` of the data and version tables; bind [`probe_params`].
+pub const PROBE_SQL: &str =
+    "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN (?, ?)";
+
+/// The parameters of [`PROBE_SQL`]: database, data table, version table.
+pub fn probe_params(names: &TableNames) -> [String; 3] {
+    [names.database().to_string(), names.table().to_string(), format!("{}{}", names.table(), crate::SCHEMA_SUFFIX)]
+}
+
+/// The highest recorded version (run only when the version table exists).
+pub fn recorded_version_sql(names: &TableNames) -> String {
+    format!("SELECT MAX(version) FROM {}", names.schema())
+}
+
+/// An upgrade this release cannot make.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpgradeError {
+    /// The database is newer than this release.
+    #[error("the tables {names} are at schema version {found}, newer than this release's {SCHEMA_VERSION}: upgrade audit-ingest")]
+    Newer {
+        /// The tables.
+        names: String,
+        /// The version found.
+        found: u32,
+    },
+    /// A version this release does not know how to upgrade from.
+    #[error("the tables {names} are at schema version {found}, which this release cannot upgrade")]
+    Unknown {
+        /// The tables.
+        names: String,
+        /// The version found.
+        found: u32,
+    },
+}
+
+/// The statements that bring `names` from version `from` to [`SCHEMA_VERSION`], in order; empty when
+/// already there. Rows written before the upgrade are attributed to `server` (the server whose
+/// ingester upgrades: under version 1 every server kept its own tables).
+///
+/// Each statement is safe to run once; the last records the new version.
+pub fn upgrade_statements(names: &TableNames, from: u32, server: &ServerName) -> Result<Vec<String>, UpgradeError> {
+    match from {
+        SCHEMA_VERSION => Ok(Vec::new()),
+        1 => Ok(from_v1(names, server)),
+        found if found > SCHEMA_VERSION => Err(UpgradeError::Newer { names: names.data(), found }),
+        found => Err(UpgradeError::Unknown { names: names.data(), found }),
+    }
+}
+
+/// Version 1 had `id BIGINT AUTO_INCREMENT` keys (which collide between servers) and no server column.
+fn from_v1(names: &TableNames, server: &ServerName) -> Vec<String> {
+    let (data, ck, dead) = (names.data(), names.checkpoint(), names.dead_letter());
+    let server_col = |after: &str| format!("ADD COLUMN server VARCHAR(64) NOT NULL DEFAULT {} COMMENT 'the audited server' {after}", server.literal());
+    vec![
+        format!(
+            "ALTER TABLE {data} DROP PRIMARY KEY, DROP COLUMN id, DROP INDEX record_identity, {}, \
+             ADD COLUMN log_server_id INT UNSIGNED NULL COMMENT 'server_id the log itself states (its last startup record), if any' AFTER format, \
+             ADD PRIMARY KEY (server, file_id, file_offset)",
+            server_col("FIRST")
+        ),
+        format!("ALTER TABLE {data} ALTER COLUMN server DROP DEFAULT"),
+        format!(
+            "ALTER TABLE {ck} DROP PRIMARY KEY, {}, \
+             ADD COLUMN log_server_id INT UNSIGNED NULL COMMENT 'server_id of the log''s last startup record' AFTER state, \
+             ADD PRIMARY KEY (server, source)",
+            server_col("FIRST")
+        ),
+        format!("ALTER TABLE {ck} ALTER COLUMN server DROP DEFAULT"),
+        format!("ALTER TABLE {dead} DROP PRIMARY KEY, DROP COLUMN id, DROP INDEX dead_letter_identity, {}, ADD PRIMARY KEY (server, file_id, file_offset)", server_col("FIRST")),
+        format!("ALTER TABLE {dead} ALTER COLUMN server DROP DEFAULT"),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} (version INT UNSIGNED NOT NULL, applied_at DATETIME(6) NOT NULL, note VARCHAR(255) NOT NULL, \
+             PRIMARY KEY (version)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            names.schema()
+        ),
+        format!("INSERT IGNORE INTO {} (version, applied_at, note) VALUES ({SCHEMA_VERSION}, UTC_TIMESTAMP(6), 'upgraded from 1')", names.schema()),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cols(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn layouts_are_told_apart() {
+        assert_eq!(Layout::classify(&[], None), Layout::Absent);
+        assert_eq!(Layout::classify(&cols(&["id", "source", "file_id"]), None), Layout::Version(1));
+        assert_eq!(Layout::classify(&cols(&["SERVER", "file_id"]), None), Layout::Unrecorded);
+        assert_eq!(Layout::classify(&cols(&["server"]), Some(2)), Layout::Version(2));
+        assert_eq!(Layout::classify(&[], Some(7)), Layout::Version(7));
+    }
+
+    #[test]
+    fn upgrades_only_what_it_knows() {
+        let names = TableNames::new("percona", "audit_data").unwrap();
+        let server = ServerName::new("db1").unwrap();
+        assert!(upgrade_statements(&names, SCHEMA_VERSION, &server).unwrap().is_empty());
+        let v1 = upgrade_statements(&names, 1, &server).unwrap();
+        assert!(v1[0].contains("DEFAULT 'db1'") && v1.last().unwrap().contains("upgraded from 1"));
+        assert!(matches!(upgrade_statements(&names, 3, &server), Err(UpgradeError::Newer { found: 3, .. })));
+        assert!(matches!(upgrade_statements(&names, 0, &server), Err(UpgradeError::Unknown { found: 0, .. })));
+    }
+}
