@@ -189,7 +189,7 @@ fn child_backfill(args: &Args, file: &Path) {
     };
     let opts = mysql_async::Opts::from_url(&format!("{}/{db}", server_url(&args.dsn))).unwrap();
     let names = audit_schema::TableNames::new(&db, "audit_data").unwrap();
-    let sink = Sink::new(opts, SinkOptions { names, source: "bench".into() }).with_load_method(method);
+    let sink = Sink::new(opts, SinkOptions::new(names, "bench", bench_server())).with_load_method(method);
     let popts = PipelineOptions { exit_when_caught_up: true, batch_rows: args.batch_rows, ..PipelineOptions::default() };
     let rt = new_rt();
     let (summary, secs, used) = rt.block_on(async {
@@ -282,9 +282,9 @@ fn load_data_full_schema(args: &Args, file: &Path, dir: &Path) -> (f64, u16) {
             if items.is_empty() {
                 break;
             }
-            let mut batch = ingest::sink::Batch::default();
+            let mut batch = ingest::sink::Batch::new("bench", "bench", usize::MAX, None);
             for item in &items {
-                batch.push_item("bench", item, |_| true);
+                batch.push_item(item, |_| true);
             }
             out.write_all(&batch.records_tsv()).unwrap();
         }
@@ -295,7 +295,7 @@ fn load_data_full_schema(args: &Args, file: &Path, dir: &Path) -> (f64, u16) {
     rt.block_on(async {
         create_db(&args.dsn, db).await;
         let opts = mysql_async::Opts::from_url(&format!("{}/{db}", server_url(&args.dsn))).unwrap();
-        let sink = Sink::new(opts.clone(), SinkOptions { names: audit_schema::TableNames::new(db, "audit_data").unwrap(), source: "bench".into() });
+        let sink = Sink::new(opts.clone(), SinkOptions::new(audit_schema::TableNames::new(db, "audit_data").unwrap(), "bench", bench_server()));
         sink.apply_schema().await.unwrap();
         let stmt = sink.load_statement("bench-tsv");
         sink.close().await.unwrap();
@@ -363,7 +363,7 @@ fn follow_latency(args: &Args, dir: &Path, rate: u64, secs: u64) -> Latency {
         let names = audit_schema::TableNames::new(&db, "audit_data").unwrap();
         std::thread::spawn(move || {
             new_rt().block_on(async move {
-                let sink = Sink::new(opts, SinkOptions { names, source: "follow".into() });
+                let sink = Sink::new(opts, SinkOptions::new(names, "follow", bench_server()));
                 sink.apply_schema().await.unwrap();
                 ready_tx.send(()).unwrap();
                 let s = pipeline::run(&sink, log, FollowOptions::default(), &PipelineOptions::default(), Arc::new(Metrics::default()), stop_rx).await.unwrap();
@@ -608,4 +608,9 @@ fn main() {
 
 fn drop_all_one(rt: &tokio::runtime::Runtime, pool: &mysql_async::Pool, db: &str) {
     rt.block_on(async { pool.get_conn().await.unwrap().query_drop(format!("DROP DATABASE IF EXISTS {db}")).await.unwrap() });
+}
+
+/// The server name every bench row carries.
+fn bench_server() -> audit_schema::ServerName {
+    audit_schema::ServerName::new("bench").expect("a valid server name")
 }

@@ -51,8 +51,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rt.block_on(async {
             let (opts, database) = ingest::config::connect_options(&ingest::config::ConnectSettings { dsn: Some(dsn), ..Default::default() })?;
             let names = audit_schema::TableNames::new(&database, "audit_data")?;
-            let sink = Sink::new(opts, SinkOptions { names, source: format!("embed:{path}") });
-            sink.apply_schema().await?;
+            let sink = Sink::new(opts, SinkOptions::new(names, format!("embed:{path}"), ingest::sink::host_server_name()?));
+            sink.ensure_schema(true).await?;
             let options = PipelineOptions { exit_when_caught_up: true, ..PipelineOptions::default() };
             let (_stop, stop_rx) = tokio::sync::watch::channel(false);
             let summary = pipeline::run(&sink, path.clone().into(), FollowOptions::default(), &options, Arc::new(Metrics::default()), stop_rx).await?;

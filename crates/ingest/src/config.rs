@@ -22,6 +22,10 @@ pub struct ConfigFile {
     pub ssl_mode: Option<String>,
     /// CA certificate path.
     pub ssl_ca: Option<PathBuf>,
+    /// The audited server's name (default: the host name).
+    pub server: Option<String>,
+    /// `local` (the default: writes stay out of the binary log) or `central`.
+    pub mode: Option<String>,
 }
 
 impl ConfigFile {
@@ -183,5 +187,13 @@ mod tests {
         assert_eq!(db, "audit");
         let (_, db) = connect_options(&ConnectSettings { dsn: Some("mysql://u:p@127.0.0.1:3306".into()), ..Default::default() }).unwrap();
         assert_eq!(db, "percona");
+    }
+}
+
+/// `host:port` (or the socket) a connection goes to, for messages.
+pub fn describe(opts: &mysql_async::Opts) -> String {
+    match opts.socket() {
+        Some(s) => format!("{}:{} (socket {s})", opts.ip_or_hostname(), opts.tcp_port()),
+        None => format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port()),
     }
 }

@@ -1,7 +1,9 @@
 //! Follows a MySQL audit log and stores its records in a MySQL table exactly once.
 //!
 //! - [`follower`]: a path in, records out, through rotation, truncation and restarts (no database).
-//! - [`sink`]: batches and their checkpoint committed in one transaction, with `mysql_async`.
+//! - [`sink`]: batches and their checkpoint committed in one transaction, with `mysql_async`, out of the
+//!   binary log unless asked (replication-safe).
+//! - [`filter`]: which records to store.
 //! - [`pipeline`]: the loop joining the two, with reconnects and backoff.
 //! - [`checkpoint`], [`identity`]: where a source is, and which file is which.
 //! - [`metrics`]: counters and the Prometheus endpoint.
@@ -12,6 +14,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod filter;
 pub mod follower;
 pub mod identity;
 pub mod metrics;

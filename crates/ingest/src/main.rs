@@ -13,7 +13,8 @@ use ingest::config::{connect_options, ConfigFile, ConnectSettings, SslMode};
 use ingest::follower::{FollowOptions, StartAt};
 use ingest::metrics::Metrics;
 use ingest::pipeline::{self, PipelineOptions};
-use ingest::sink::{LoadMethod, RecordFilter, Sink, SinkOptions};
+use ingest::filter::RecordFilter;
+use ingest::sink::{LoadMethod, SchemaChange, Sink, SinkOptions, WriteMode};
 
 mod parse_cmd;
 
@@ -70,12 +71,30 @@ struct DbArgs {
     /// CA certificate for verify-ca and verify-identity.
     #[arg(long)]
     ssl_ca: Option<PathBuf>,
+    /// The audited server's name, stored in every row and checkpoint (letters, digits, '.', '_', ':',
+    /// '-'; default: this machine's host name). Give each host of a fleet its own.
+    #[arg(long, env = "AUDIT_INGEST_SERVER")]
+    server: Option<String>,
+    /// `local`: this server keeps its own audit tables and nothing audit-ingest writes enters the binary
+    /// log (SET SESSION sql_log_bin = 0; needs BINLOG ADMIN on MariaDB, SESSION_VARIABLES_ADMIN on
+    /// MySQL 8 / Percona). `central`: write through the binary log on purpose, into a store that many
+    /// hosts share and that may replicate.
+    #[arg(long)]
+    mode: Option<WriteMode>,
 }
 
 struct Db {
     opts: mysql_async::Opts,
     names: audit_schema::TableNames,
     source: Option<String>,
+    server: audit_schema::ServerName,
+    mode: WriteMode,
+}
+
+impl Db {
+    fn sink(&self, source: String) -> Sink {
+        Sink::new(self.opts.clone(), SinkOptions::new(self.names.clone(), source, self.server.clone()).with_mode(self.mode))
+    }
 }
 
 impl DbArgs {
@@ -100,7 +119,16 @@ impl DbArgs {
         let (opts, database) = connect_options(&settings).map_err(anyhow::Error::msg)?;
         let table = self.table.clone().or(file.table).unwrap_or_else(|| "audit_data".into());
         let names = audit_schema::TableNames::new(&database, &table)?;
-        Ok(Db { opts, names, source: file.source })
+        let server = match self.server.clone().or(file.server) {
+            Some(s) => audit_schema::ServerName::new(&s).context("--server")?,
+            None => ingest::sink::host_server_name().map_err(anyhow::Error::msg)?,
+        };
+        let mode = match (self.mode, file.mode) {
+            (Some(m), _) => m,
+            (None, Some(m)) => m.parse().map_err(anyhow::Error::msg)?,
+            (None, None) => WriteMode::Local,
+        };
+        Ok(Db { opts, names, source: file.source, server, mode })
     }
 }
 
@@ -183,14 +211,21 @@ struct BackfillArgs {
     files: Vec<PathBuf>,
 }
 
-/// Print (or apply with --apply) the tables' DDL.
+/// Print the tables' DDL, or create or upgrade them in place (--apply). In the default local mode
+/// none of it enters the binary log: run it on every server that keeps its own tables (a primary and
+/// each replica).
 #[derive(Debug, Args)]
 struct SchemaArgs {
     #[command(flatten)]
     db: DbArgs,
-    /// Run the statements instead of printing them.
-    #[arg(long)]
+    /// Create the tables, or upgrade an older layout in place (rows written before are attributed to
+    /// --server).
+    #[arg(long, conflicts_with = "upgrade_sql")]
     apply: bool,
+    /// Connect, and print the statements --apply would run for the layout found (nothing when it is
+    /// current).
+    #[arg(long)]
+    upgrade_sql: bool,
 }
 
 /// Print each source's position: file, offset, bytes behind, last commit.
@@ -250,13 +285,33 @@ async fn run(cmd: Command) -> Result<ExitCode> {
 
 async fn schema(a: SchemaArgs) -> Result<ExitCode> {
     let db = a.db.resolve()?;
-    if !a.apply {
+    if !a.apply && !a.upgrade_sql {
         print!("{}", audit_schema::render_ddl(&db.names)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let sink = Sink::new(db.opts, SinkOptions { names: db.names.clone(), source: String::new() });
-    sink.apply_schema().await?;
-    println!("schema applied: {}, {}, {}", db.names.data(), db.names.checkpoint(), db.names.dead_letter());
+    let sink = db.sink(String::new());
+    if a.upgrade_sql {
+        for stmt in sink.schema_statements().await? {
+            println!("{stmt};\n");
+        }
+    } else {
+        let names = &db.names;
+        let what = match sink.apply_schema().await? {
+            SchemaChange::Created => "created".to_string(),
+            SchemaChange::Upgraded { from } => format!("upgraded from version {from}"),
+            SchemaChange::UpToDate => "already current".to_string(),
+        };
+        println!(
+            "schema version {} {what} on {} ({} mode): {}, {}, {}, {}",
+            audit_schema::SCHEMA_VERSION,
+            sink.address(),
+            db.mode.name(),
+            names.data(),
+            names.checkpoint(),
+            names.dead_letter(),
+            names.schema()
+        );
+    }
     sink.close().await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -264,21 +319,35 @@ async fn schema(a: SchemaArgs) -> Result<ExitCode> {
 async fn status(a: StatusArgs) -> Result<ExitCode> {
     use mysql_async::prelude::*;
     let db = a.db.resolve()?;
-    let pool = mysql_async::Pool::new(db.opts);
-    let mut conn = pool.get_conn().await?;
+    let sink = db.sink(String::new());
+    // What the ingester of this account would meet now: binary-log privilege, read_only, grants.
+    match sink.probe_writes().await {
+        Ok(()) => println!("{} ({} mode, server {}): writes accepted", sink.address(), db.mode.name(), db.server),
+        Err(e) => println!("{} ({} mode, server {}): writes REFUSED: {e}", sink.address(), db.mode.name(), db.server),
+    }
+    sink.close().await?;
+    // Reading needs no binary-log privilege: a plain connection lists the sources even when writes
+    // are refused.
+    let pool = mysql_async::Pool::new(db.opts.clone());
+    let mut conn = pool.get_conn().await.with_context(|| format!("connecting to {}", ingest::config::describe(&db.opts)))?;
     let sql = format!(
-        "SELECT source, file_path, file_offset, records_total, DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%sZ'), \
-         CAST(TIMESTAMPDIFF(SECOND, updated_at, UTC_TIMESTAMP(6)) AS SIGNED) FROM {} ORDER BY source",
+        "SELECT server, source, file_path, file_offset, records_total, DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%sZ'), \
+         CAST(TIMESTAMPDIFF(SECOND, updated_at, UTC_TIMESTAMP(6)) AS SIGNED) FROM {} ORDER BY server, source",
         db.names.checkpoint()
     );
-    let rows: Vec<(String, String, u64, u64, String, i64)> = conn.query(sql).await?;
-    let dead_sql = format!("SELECT source, COUNT(*) FROM {} GROUP BY source", db.names.dead_letter());
-    let dead: Vec<(String, i64)> = conn.query(dead_sql).await?;
-    println!("{:<40} {:>14} {:>14} {:>12} {:>8}  {:<22} file", "source", "offset", "bytes behind", "records", "dead", "last commit");
-    for (source, path, offset, records, updated, age) in rows {
-        let behind = std::fs::metadata(&path).map(|m| m.len().saturating_sub(offset).to_string()).unwrap_or_else(|_| "?".into());
-        let dead = dead.iter().find(|(s, _)| *s == source).map_or(0, |(_, n)| *n);
-        println!("{source:<40} {offset:>14} {behind:>14} {records:>12} {dead:>8}  {updated} ({age}s ago) {path}");
+    let rows: Vec<(String, String, String, u64, u64, String, i64)> = conn.query(sql).await?;
+    let dead_sql = format!("SELECT server, source, COUNT(*) FROM {} GROUP BY server, source", db.names.dead_letter());
+    let dead: Vec<(String, String, i64)> = conn.query(dead_sql).await?;
+    println!("{:<20} {:<40} {:>14} {:>14} {:>12} {:>8}  {:<22} file", "server", "source", "offset", "bytes behind", "records", "dead", "last commit");
+    for (server, source, path, offset, records, updated, age) in rows {
+        // Bytes behind only mean something for this host's own files.
+        let behind = if server == db.server.as_str() {
+            std::fs::metadata(&path).map(|m| m.len().saturating_sub(offset).to_string()).unwrap_or_else(|_| "?".into())
+        } else {
+            "-".into()
+        };
+        let dead = dead.iter().find(|(sv, s, _)| *sv == server && *s == source).map_or(0, |(_, _, n)| *n);
+        println!("{server:<20} {source:<40} {offset:>14} {behind:>14} {records:>12} {dead:>8}  {updated} ({age}s ago) {path}");
     }
     drop(conn);
     pool.disconnect().await?;
@@ -301,7 +370,7 @@ fn prepare(db: Db, read: &ReadArgs, path: &std::path::Path) -> Result<Prepared> 
         "system" | "local" => jiff::tz::TimeZone::try_system()?,
         name => jiff::tz::TimeZone::get(name).with_context(|| format!("unknown time zone {name:?}"))?,
     };
-    let source = match read.source.clone().or(db.source) {
+    let source = match read.source.clone().or(db.source.clone()) {
         Some(s) => s,
         None => std::path::absolute(path)?.to_string_lossy().into_owned(),
     };
@@ -331,7 +400,7 @@ fn prepare(db: Db, read: &ReadArgs, path: &std::path::Path) -> Result<Prepared> 
             exclude.push((user.to_string(), None));
         }
     }
-    let sink = Sink::new(db.opts, SinkOptions { names: db.names, source }).with_load_method(read.load_method);
+    let sink = db.sink(source).with_load_method(read.load_method);
     let follow = FollowOptions { format, time_zone: Some(tz), ..FollowOptions::default() };
     let pipeline = PipelineOptions { batch_rows: read.batch_rows.clamp(1, 10_000), filter: RecordFilter { kinds, exclude_accounts: exclude }, ..PipelineOptions::default() };
     Ok(Prepared { sink, follow, pipeline })
@@ -359,15 +428,13 @@ async fn follow(a: FollowArgs) -> Result<ExitCode> {
     let mut p = prepare(db, &a.read, &a.path)?;
     p.follow.start_at = if a.start_at == "end" { StartAt::End } else { StartAt::Beginning };
     p.pipeline.heartbeat = Duration::from_secs(a.heartbeat_secs.clamp(1, 60));
-    if !a.read.no_create_schema {
-        p.sink.apply_schema().await.context("creating the tables")?;
-    }
+    p.sink.ensure_schema(!a.read.no_create_schema).await?;
     let metrics = Arc::new(Metrics::default());
     let shutdown = shutdown_signal()?;
     if let Some(addr) = a.metrics_listen {
-        let (m, source) = (metrics.clone(), p.sink.options().source.clone());
+        let (m, server, source) = (metrics.clone(), p.sink.options().server.to_string(), p.sink.options().source.clone());
         tokio::spawn(async move {
-            if let Err(e) = ingest::metrics::serve(addr, m, source).await {
+            if let Err(e) = ingest::metrics::serve(addr, m, server, source).await {
                 tracing::error!(error = %e, "metrics endpoint failed");
             }
         });
@@ -385,7 +452,8 @@ async fn follow(a: FollowArgs) -> Result<ExitCode> {
             }
         });
     }
-    tracing::info!(path = %a.path.display(), source = %p.sink.options().source, table = %p.sink.options().names, "following");
+    let o = p.sink.options();
+    tracing::info!(path = %a.path.display(), server = %o.server, source = %o.source, table = %o.names, database = %p.sink.address(), mode = o.mode.name(), "following");
     let summary = pipeline::run(&p.sink, a.path.clone(), p.follow, &p.pipeline, metrics, shutdown).await?;
     tracing::info!(records = summary.records, dead_letters = summary.dead_letters, filtered = summary.filtered, "stopped");
     p.sink.close().await?;
@@ -420,9 +488,7 @@ async fn backfill(a: BackfillArgs) -> Result<ExitCode> {
             p.follow.format = p.follow.format.or(f);
         }
         p.pipeline.exit_when_caught_up = true;
-        if !read.no_create_schema {
-            p.sink.apply_schema().await.context("creating the tables")?;
-        }
+        p.sink.ensure_schema(!read.no_create_schema).await?;
         let (_tx, rx) = tokio::sync::watch::channel(false);
         let s = pipeline::run(&p.sink, path.clone(), p.follow.clone(), &p.pipeline, Arc::new(Metrics::default()), rx).await?;
         eprintln!("{}: {} records, {} malformed (dead-lettered), {} filtered", path.display(), s.records, s.dead_letters, s.filtered);

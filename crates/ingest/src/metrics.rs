@@ -26,6 +26,10 @@ pub struct Metrics {
     pub last_commit: AtomicI64,
     /// Reconnects after database errors.
     pub reconnects: AtomicU64,
+    /// Writes the server refused (privilege, read_only) while running.
+    pub refused_writes: AtomicU64,
+    /// 1 while the server refuses the ingester's writes (it waits and retries), else 0.
+    pub writes_refused: AtomicU64,
     failed_logins: Mutex<HashMap<String, u64>>,
 }
 
@@ -40,30 +44,32 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self, source: &str) -> String {
+    pub fn render(&self, server: &str, source: &str) -> String {
         let mut out = String::new();
-        let label = escape_label(source);
+        let label = format!("{}\",source=\"{}", escape_label(server), escape_label(source));
         let now = jiff::Timestamp::now().as_second();
         let last = self.last_commit.load(Relaxed);
-        let counters: [(&str, &str, &str, u64); 6] = [
+        let counters: [(&str, &str, &str, u64); 8] = [
             ("audit_ingest_records_total", "counter", "Audit records stored.", self.records.load(Relaxed)),
             ("audit_ingest_bytes_total", "counter", "Bytes of audit log committed.", self.bytes.load(Relaxed)),
             ("audit_ingest_filtered_total", "counter", "Records skipped by filters.", self.filtered.load(Relaxed)),
             ("audit_ingest_dead_letters_total", "counter", "Malformed records stored in the dead-letter table.", self.dead_letters.load(Relaxed)),
             ("audit_ingest_reconnects_total", "counter", "Reconnects after database errors.", self.reconnects.load(Relaxed)),
+            ("audit_ingest_refused_writes_total", "counter", "Writes the server refused (a missing privilege, read_only); the ingester waits and retries.", self.refused_writes.load(Relaxed)),
+            ("audit_ingest_writes_refused", "gauge", "1 while the server refuses the ingester's writes.", self.writes_refused.load(Relaxed)),
             ("audit_ingest_bytes_behind", "gauge", "Bytes of the live audit log not read yet.", self.bytes_behind.load(Relaxed)),
         ];
         for (name, kind, help, v) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{{source=\"{label}\"}} {v}");
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{{server=\"{label}\"}} {v}");
         }
         let since = if last == 0 { -1 } else { now - last };
-        let _ = writeln!(out, "# HELP audit_ingest_seconds_since_last_commit Seconds since the last commit or heartbeat (-1 before the first).\n# TYPE audit_ingest_seconds_since_last_commit gauge\naudit_ingest_seconds_since_last_commit{{source=\"{label}\"}} {since}");
+        let _ = writeln!(out, "# HELP audit_ingest_seconds_since_last_commit Seconds since the last commit or heartbeat (-1 before the first).\n# TYPE audit_ingest_seconds_since_last_commit gauge\naudit_ingest_seconds_since_last_commit{{server=\"{label}\"}} {since}");
         let _ = writeln!(out, "# HELP audit_ingest_failed_logins_total Failed logins seen, by account (user@source).\n# TYPE audit_ingest_failed_logins_total counter");
         if let Ok(map) = self.failed_logins.lock() {
             let mut rows: Vec<_> = map.iter().collect();
             rows.sort();
             for (account, n) in rows {
-                let _ = writeln!(out, "audit_ingest_failed_logins_total{{source=\"{label}\",account=\"{}\"}} {n}", escape_label(account));
+                let _ = writeln!(out, "audit_ingest_failed_logins_total{{server=\"{label}\",account=\"{}\"}} {n}", escape_label(account));
             }
         }
         out
@@ -76,14 +82,14 @@ fn escape_label(s: &str) -> String {
 
 /// Serves `GET /metrics` on `addr` until the task is dropped. A deliberately tiny HTTP/1.0 responder:
 /// one request a connection, no keep-alive.
-pub async fn serve(addr: std::net::SocketAddr, metrics: std::sync::Arc<Metrics>, source: String) -> std::io::Result<()> {
+pub async fn serve(addr: std::net::SocketAddr, metrics: std::sync::Arc<Metrics>, server: String, source: String) -> std::io::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "serving metrics at /metrics");
     loop {
         let (mut sock, _) = listener.accept().await?;
         let metrics = metrics.clone();
-        let source = source.clone();
+        let (server, source) = (server.clone(), source.clone());
         tokio::spawn(async move {
             let mut buf = [0u8; 2048];
             let n = match tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut buf)).await {
@@ -92,7 +98,7 @@ pub async fn serve(addr: std::net::SocketAddr, metrics: std::sync::Arc<Metrics>,
             };
             let req = String::from_utf8_lossy(&buf[..n]);
             let (status, body) = if req.starts_with("GET /metrics") || req.starts_with("GET / ") {
-                ("200 OK", metrics.render(&source))
+                ("200 OK", metrics.render(&server, &source))
             } else {
                 ("404 Not Found", "not found: try /metrics\n".to_string())
             };
@@ -114,8 +120,8 @@ mod tests {
         let many: Vec<String> = (0..MAX_ACCOUNT_SERIES + 10).map(|i| format!("u{i}@10.0.0.1")).collect();
         m.add_failed_logins(&many);
         m.add_failed_logins(&["evil\"user@x".to_string()]);
-        let text = m.render("db1");
-        assert!(text.contains("audit_ingest_records_total{source=\"db1\"} 3"));
+        let text = m.render("host1", "db1");
+        assert!(text.contains("audit_ingest_records_total{server=\"host1\",source=\"db1\"} 3"), "{text}");
         assert!(text.contains("account=\"other\"} 11"), "{}", &text[text.len() - 300..]);
         assert_eq!(text.matches("audit_ingest_failed_logins_total{").count(), MAX_ACCOUNT_SERIES + 1);
     }

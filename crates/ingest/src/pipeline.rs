@@ -13,7 +13,8 @@ use tokio::sync::watch;
 use crate::checkpoint::Checkpoint;
 use crate::follower::{FollowError, FollowOptions, Follower};
 use crate::metrics::Metrics;
-use crate::sink::{Batch, RecordFilter, Sink, SinkError};
+use crate::filter::RecordFilter;
+use crate::sink::{Batch, ErrorClass, Sink, SinkError};
 
 /// How the pipeline batches and waits.
 #[derive(Debug, Clone)]
@@ -57,6 +58,11 @@ pub enum PipelineError {
     /// Database.
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// The server refused the ingester's first writes: a privilege is missing or the server is
+    /// read-only for the account (the error says what to grant). Once it has run, a refusal makes it
+    /// wait instead.
+    #[error("the server refuses audit-ingest's writes: {0}")]
+    Refused(SinkError),
     /// Log files.
     #[error(transparent)]
     Follow(#[from] FollowError),
@@ -67,6 +73,8 @@ pub enum PipelineError {
 pub struct Summary {
     /// Records stored.
     pub records: u64,
+    /// Records read that the table already held (a replay), not stored again.
+    pub replayed: u64,
     /// Malformed records dead-lettered.
     pub dead_letters: u64,
     /// Records dropped by filters.
@@ -77,6 +85,11 @@ pub struct Summary {
 
 /// Runs until `shutdown` turns true (or, with `exit_when_caught_up`, until caught up). Transient
 /// database errors reconnect with capped exponential backoff; the log file is the buffer meanwhile.
+///
+/// The first write (a heartbeat) shows whether the server takes the ingester's writes: a refusal then
+/// ends the run with [`PipelineError::Refused`], which names what to grant. A refusal after that (a
+/// REVOKE, `read_only` switched on, a failover) makes it wait and retry with backoff, counted in
+/// [`Metrics::refused_writes`] and shown by [`Metrics::writes_refused`], and resume where it stopped.
 pub async fn run(
     sink: &Sink,
     path: PathBuf,
@@ -88,40 +101,62 @@ pub async fn run(
     let mut summary = Summary::default();
     let mut backoff = Duration::from_millis(100);
     let mut lock = None;
+    let mut started = false;
     loop {
         let batches_before = summary.batches;
         let attempt = async {
             if lock.is_none() {
                 lock = Some(sink.lock_source().await?);
             }
+            if !started {
+                sink.heartbeat(&path).await?;
+                started = true;
+            }
             run_once(sink, &path, &follow, opts, &metrics, &mut shutdown, &mut summary).await
         };
-        match attempt.await {
+        let error = match attempt.await {
             Ok(()) => return Ok(summary),
-            Err(PipelineError::Sink(e)) if e.is_transient() => {
-                metrics.reconnects.fetch_add(1, Relaxed);
-                if summary.batches > batches_before {
-                    // It worked for a while since the last failure: a new outage starts short.
-                    backoff = Duration::from_millis(100);
-                }
-                if matches!(e, SinkError::Locked(_)) {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "another audit-ingest holds this source; standing by until it stops");
-                } else {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "database unavailable; will resume from the committed checkpoint");
-                }
-                // The lock died with its connection, if the server went away.
-                lock = None;
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.changed() => {}
-                }
-                if *shutdown.borrow() {
-                    return Ok(summary);
-                }
-                backoff = (backoff * 2).min(opts.max_backoff);
-            }
+            Err(PipelineError::Sink(e)) => e,
             Err(e) => return Err(e),
+        };
+        if summary.batches > batches_before {
+            // It worked for a while since the last failure: a new outage starts short.
+            backoff = Duration::from_millis(100);
         }
+        match error.class() {
+            ErrorClass::Transient => {
+                metrics.reconnects.fetch_add(1, Relaxed);
+                if matches!(error, SinkError::Locked(_)) {
+                    tracing::warn!(error = %error, retry_in = ?backoff, "another audit-ingest holds this source; standing by until it stops");
+                } else {
+                    tracing::warn!(error = %error, retry_in = ?backoff, "database unavailable; will resume from the committed checkpoint");
+                }
+            }
+            ErrorClass::Refused if started => {
+                metrics.refused_writes.fetch_add(1, Relaxed);
+                metrics.writes_refused.store(1, Relaxed);
+                tracing::error!(error = %error, retry_in = ?backoff, "the server refuses audit-ingest's writes; waiting (nothing is lost: the log is read on from the checkpoint when writes are accepted again)");
+            }
+            ErrorClass::Refused => return Err(PipelineError::Refused(error)),
+            ErrorClass::Fatal => return Err(error.into()),
+        }
+        // The lock died with its connection, if the server went away.
+        lock = None;
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            return Ok(summary);
+        }
+        backoff = (backoff * 2).min(opts.max_backoff);
+    }
+}
+
+/// After a successful write: clears the refused state, saying so once.
+fn writes_accepted(metrics: &Metrics) {
+    if metrics.writes_refused.swap(0, Relaxed) == 1 {
+        tracing::info!("the server takes audit-ingest's writes again; catching up");
     }
 }
 
@@ -134,22 +169,23 @@ async fn run_once(
     shutdown: &mut watch::Receiver<bool>,
     summary: &mut Summary,
 ) -> Result<(), PipelineError> {
-    let mut prev: Option<Checkpoint> = sink.load_checkpoint().await?;
+    let committed = sink.load_committed().await?;
+    let mut prev: Option<Checkpoint> = committed.checkpoint;
+    let mut log_server_id = committed.log_server_id;
     let mut follower = Follower::new(path, prev.as_ref(), follow.clone())?;
     if prev.is_none() {
         // Commit where a new source starts before reading anything: a restart after a crash then
         // finds this file by identity even if it was rotated meanwhile.
         if let Some(start) = follower.checkpoint() {
-            sink.commit(&Batch::default(), None, &start).await?;
+            sink.commit(&Batch::empty(), None, &start).await?;
             prev = Some(start);
         }
     }
-    let source = sink.options().source.clone();
     let max_packet = sink.max_packet().await?;
     let mut last_touch = Instant::now() - opts.heartbeat;
     let mut idle_sleep = Duration::from_millis(1);
     loop {
-        let mut batch = Batch::with_max_packet(max_packet);
+        let mut batch = sink.batch(max_packet, log_server_id);
         let mut next: Option<Checkpoint> = None;
         let mut first_at: Option<Instant> = None;
         loop {
@@ -159,7 +195,7 @@ async fn run_once(
                 tracing::warn!("{w}");
             }
             for item in &items {
-                if !batch.push_item(&source, item, |r| opts.filter.keep(r)) {
+                if !batch.push_item(item, |r| opts.filter.keep(r)) {
                     metrics.filtered.fetch_add(1, Relaxed);
                     summary.filtered += 1;
                 }
@@ -184,6 +220,7 @@ async fn run_once(
                     }
                     if last_touch.elapsed() >= opts.heartbeat {
                         sink.heartbeat(path).await?;
+                        writes_accepted(metrics);
                         last_touch = Instant::now();
                         metrics.last_commit.store(jiff::Timestamp::now().as_second(), Relaxed);
                     }
@@ -197,17 +234,20 @@ async fn run_once(
             }
         }
         let Some(next_ck) = next else { continue };
-        sink.commit(&batch, prev.as_ref(), &next_ck).await?;
+        let stored = sink.commit(&batch, prev.as_ref(), &next_ck).await?;
+        writes_accepted(metrics);
         last_touch = Instant::now();
-        summary.records += batch.records() as u64;
-        summary.dead_letters += batch.dead_letters() as u64;
+        log_server_id = batch.log_server_id();
+        summary.records += stored.records;
+        summary.replayed += batch.records() as u64 - stored.records.min(batch.records() as u64);
+        summary.dead_letters += stored.dead_letters;
         summary.batches += 1;
-        metrics.records.fetch_add(batch.records() as u64, Relaxed);
-        metrics.dead_letters.fetch_add(batch.dead_letters() as u64, Relaxed);
+        metrics.records.fetch_add(stored.records, Relaxed);
+        metrics.dead_letters.fetch_add(stored.dead_letters, Relaxed);
         metrics.bytes.fetch_add(batch.log_bytes(), Relaxed);
-        metrics.add_failed_logins(batch.failed_logins());
+        metrics.add_failed_logins(&stored.failed_logins);
         metrics.last_commit.store(jiff::Timestamp::now().as_second(), Relaxed);
-        tracing::debug!(records = batch.records(), dead = batch.dead_letters(), offset = next_ck.offset, "committed");
+        tracing::debug!(records = stored.records, dead = stored.dead_letters, offset = next_ck.offset, "committed");
         prev = Some(next_ck);
     }
 }

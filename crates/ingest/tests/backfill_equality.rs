@@ -113,7 +113,7 @@ fn backfill_json_rows_equal_records() {
     let (opts, database) = connect_options(&ConnectSettings { dsn: Some(db.dsn()), ..Default::default() }).unwrap();
     assert_eq!(database, db.name);
     let names = audit_schema::TableNames::new(&database, "audit_data").unwrap();
-    let sink = Sink::new(opts, SinkOptions { names, source: "backfill-test".into() }).with_load_method(common::load_method());
+    let sink = Sink::new(opts, SinkOptions::new(names, "backfill-test", common::server())).with_load_method(common::load_method());
     let popts = PipelineOptions { exit_when_caught_up: true, batch_rows: 50, ..PipelineOptions::default() };
     let t = Instant::now();
     let summary = db.rt.block_on(async {
@@ -289,7 +289,7 @@ fn sixteen_mib_sqltext_is_stored_byte_exact_with_a_64m_packet() {
 
     let (opts, database) = connect_options(&ConnectSettings { dsn: Some(db.dsn()), ..Default::default() }).unwrap();
     let names = audit_schema::TableNames::new(&database, "audit_data").unwrap();
-    let sink = Sink::new(opts, SinkOptions { names, source: "bigsql".into() }).with_load_method(common::load_method());
+    let sink = Sink::new(opts, SinkOptions::new(names, "bigsql", common::server())).with_load_method(common::load_method());
     let popts = PipelineOptions { exit_when_caught_up: true, ..PipelineOptions::default() };
     let (summary, method) = db.rt.block_on(async {
         sink.apply_schema().await.unwrap();

@@ -16,6 +16,11 @@ pub fn base_dsn() -> String {
     std::env::var("AUDIT_TEST_BASE_DSN").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
 }
 
+/// The server name the tests' rows carry.
+pub fn server() -> audit_schema::ServerName {
+    audit_schema::ServerName::new("testhost").unwrap()
+}
+
 /// The load method the tests ask for: `AUDIT_INGEST_LOAD_METHOD` (`insert` or `infile`; the binary
 /// reads the same variable), else the sink's default (infile when the server allows it). Run the
 /// suite once with each to cover both paths.
@@ -144,7 +149,8 @@ pub fn bin() -> &'static str {
 /// `audit-ingest ARGS` with the DSN in the environment and its log in `log` (stderr).
 pub fn ingest_cmd(dsn: &str, args: &[&str]) -> Command {
     let mut c = Command::new(bin());
-    c.args(args).env("AUDIT_INGEST_DSN", dsn).env("AUDIT_INGEST_LOG", std::env::var("AUDIT_INGEST_LOG").unwrap_or_else(|_| "warn".into()));
+    // Rows carry the same server name as the library-level tests' (see `server`).
+    c.args(args).env("AUDIT_INGEST_DSN", dsn).env("AUDIT_INGEST_SERVER", "testhost").env("AUDIT_INGEST_LOG", std::env::var("AUDIT_INGEST_LOG").unwrap_or_else(|_| "warn".into()));
     c
 }
 
