@@ -56,7 +56,7 @@ struct DbArgs {
     /// mysql://user:password@host:port/database (the database holds the tables; `percona` when none).
     #[arg(long, env = "AUDIT_INGEST_DSN", hide_env_values = true)]
     dsn: Option<String>,
-    /// A TOML file with any of: dsn, defaults_file, table, source, ssl_mode, ssl_ca.
+    /// A TOML file with any of: dsn, defaults_file, table, source, ssl_mode, ssl_ca, server, mode.
     #[arg(long)]
     config: Option<PathBuf>,
     /// A MySQL option file whose [client] section gives user, password, host, port, socket, database.

@@ -60,6 +60,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+mod replication;
+pub use replication::{replica_status, ReplicaPair, ReplicaStatus, REPLICATION_USER};
+
 /// How long to wait for the server to accept connections, and for it to exit on shutdown.
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// How often to poll while waiting.
@@ -510,13 +513,18 @@ impl MariaDb {
     }
 
     fn client(&self) -> Command {
+        let mut cmd = self.client_with_column_names();
+        cmd.arg("--skip-column-names");
+        cmd
+    }
+
+    fn client_with_column_names(&self) -> Command {
         let mut cmd = Command::new("mariadb");
         cmd.arg("--no-defaults")
             .arg("--protocol=TCP")
             .arg("--host=127.0.0.1")
             .arg(format!("--port={}", self.port))
-            .arg("--batch")
-            .arg("--skip-column-names");
+            .arg("--batch");
         for var in [
             "MYSQL_PWD",
             "MYSQL_HOST",
@@ -534,6 +542,15 @@ impl MariaDb {
     pub fn sql(&self, sql: &str) -> Result<String, HarnessError> {
         let mut cmd = self.client();
         cmd.arg("--user=root").arg("--database=test");
+        let output = run_with_stdin(&mut cmd, sql, "mariadb client (root)")?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// Like [`MariaDb::sql`], with the client's vertical output (`name: value` lines), for statements
+    /// such as `SHOW SLAVE STATUS` whose columns are read by name.
+    pub fn sql_vertical(&self, sql: &str) -> Result<String, HarnessError> {
+        let mut cmd = self.client_with_column_names();
+        cmd.arg("--user=root").arg("--database=test").arg("--vertical");
         let output = run_with_stdin(&mut cmd, sql, "mariadb client (root)")?;
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }

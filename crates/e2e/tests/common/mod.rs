@@ -100,6 +100,11 @@ impl Follower {
     /// --heartbeat-secs 1 <extra> <audit log>`. The server writes local time in the machine's zone,
     /// the same `system` zone the ingester reads.
     pub fn start(db: &MariaDb, extra: &[&str]) -> Follower {
+        Follower::start_to(db, &db.audit_log_path(), &percona_dsn(db), extra)
+    }
+
+    /// The same, following `log` into the server at `dsn`; its output goes into `db`'s directory.
+    pub fn start_to(db: &MariaDb, log: &Path, dsn: &str, extra: &[&str]) -> Follower {
         let n = fs::read_dir(db.dir())
             .map(|d| {
                 d.filter(|e| {
@@ -116,9 +121,10 @@ impl Follower {
             .arg("follow")
             .args(["--format", "mariadb", "--time-zone", "system", "--heartbeat-secs", "1"])
             .args(extra)
-            .arg(db.audit_log_path())
-            .env("AUDIT_INGEST_DSN", percona_dsn(db))
+            .arg(log)
+            .env("AUDIT_INGEST_DSN", dsn)
             .env("AUDIT_INGEST_LOG", "info")
+            .env_remove("AUDIT_INGEST_SERVER")
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
@@ -128,6 +134,18 @@ impl Follower {
             child: Some(child),
             output,
         }
+    }
+
+    /// Whether it exited, with its status.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut().expect("running").try_wait().expect("wait for audit-ingest")
+    }
+
+    /// SIGKILL: no chance to commit anything; returns once it is gone.
+    pub fn kill9(mut self) {
+        let mut child = self.child.take().expect("running");
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// What the follower wrote so far.
@@ -253,6 +271,11 @@ pub fn audit_files(db: &MariaDb) -> Vec<PathBuf> {
 /// harness's and the tools' own logins, which audit-ingest skips as its own account), sorted.
 /// A server_audit line: `time,serverhost,user,host,connection_id,query_id,operation,db,object,retcode`.
 pub fn log_logins(db: &MariaDb) -> Vec<Login> {
+    log_logins_except(db, "root")
+}
+
+/// The same, leaving out the successful logins of `ingester` (the account audit-ingest logs in as).
+pub fn log_logins_except(db: &MariaDb, ingester: &str) -> Vec<Login> {
     let mut logins = Vec::new();
     for file in audit_files(db) {
         let text = match fs::read(&file) {
@@ -260,13 +283,13 @@ pub fn log_logins(db: &MariaDb) -> Vec<Login> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => panic!("cannot read {}: {e}", file.display()),
         };
-        logins.extend(parse_logins(&text));
+        logins.extend(parse_logins(&text, ingester));
     }
     logins.sort();
     logins
 }
 
-fn parse_logins(text: &str) -> Vec<Login> {
+fn parse_logins(text: &str, ingester: &str) -> Vec<Login> {
     text.lines()
         .filter_map(|line| {
             let f: Vec<&str> = line.splitn(10, ',').collect();
@@ -278,7 +301,7 @@ fn parse_logins(text: &str) -> Vec<Login> {
                 "FAILED_CONNECT" => true,
                 _ => return None,
             };
-            if f[2] == "root" && !failed {
+            if f[2] == ingester && !failed {
                 return None;
             }
             Some((f[4].parse().ok()?, f[2].to_string(), failed))
@@ -306,9 +329,14 @@ pub fn table_logins(db: &MariaDb) -> Option<Vec<Login>> {
 
 /// Waits until the table's connect rows equal the log's connect lines (as multisets); returns them.
 pub fn wait_table_matches_log(db: &MariaDb, timeout: Duration) -> Vec<Login> {
+    wait_table_matches_log_except(db, "root", timeout)
+}
+
+/// The same for an ingester logged in as `ingester`.
+pub fn wait_table_matches_log_except(db: &MariaDb, ingester: &str, timeout: Duration) -> Vec<Login> {
     let deadline = Instant::now() + timeout;
     loop {
-        let log = log_logins(db);
+        let log = log_logins_except(db, ingester);
         let table = table_logins(db);
         if table.as_ref() == Some(&log) {
             return log;

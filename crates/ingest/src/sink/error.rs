@@ -78,12 +78,13 @@ fn refusal_suffix(e: &mysql_async::Error) -> String {
 pub enum SinkError {
     /// The server or the connection failed. A refusal (a missing privilege, `read_only`) says what
     /// to grant.
-    #[error("{server}: {source}{}", refusal_suffix(source))]
+    // The driver's error is shown, not chained: its own source repeats its text.
+    #[error("{server}: {error}{}", refusal_suffix(error))]
     Db {
         /// `host:port` of the server.
         server: String,
         /// What the driver said.
-        source: mysql_async::Error,
+        error: mysql_async::Error,
     },
     /// `SET SESSION sql_log_bin = 0` was refused: in local mode the ingester will not write rows that
     /// would replicate.
@@ -147,7 +148,7 @@ impl SinkError {
     /// The server's error code, if the server refused a statement.
     pub fn server_code(&self) -> Option<u16> {
         match self {
-            SinkError::Db { source: mysql_async::Error::Server(s), .. } => Some(s.code),
+            SinkError::Db { error: mysql_async::Error::Server(s), .. } => Some(s.code),
             _ => None,
         }
     }
@@ -155,7 +156,7 @@ impl SinkError {
     /// What the caller should do about it.
     pub fn class(&self) -> ErrorClass {
         match self {
-            SinkError::Db { source, .. } => match source {
+            SinkError::Db { error, .. } => match error {
                 mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => ErrorClass::Transient,
                 mysql_async::Error::Server(s) if is_refusal(s.code) => ErrorClass::Refused,
                 mysql_async::Error::Server(s) if TRANSIENT_CODES.contains(&s.code) => ErrorClass::Transient,

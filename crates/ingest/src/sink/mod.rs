@@ -189,7 +189,7 @@ trait OnServer<T> {
 
 impl<T> OnServer<T> for Result<T, mysql_async::Error> {
     fn on(self, server: &str) -> Result<T, SinkError> {
-        self.map_err(|source| SinkError::Db { server: server.to_string(), source })
+        self.map_err(|error| SinkError::Db { server: server.to_string(), error })
     }
 }
 
@@ -330,7 +330,7 @@ impl Sink {
             Err(mysql_async::Error::Server(s)) if self.opts.mode == WriteMode::Local && s.code == 1227 => {
                 Err(SinkError::BinlogPrivilege { server: self.addr.clone(), message: s.message })
             }
-            Err(e) => Err(SinkError::Db { server: self.addr.clone(), source: e }),
+            Err(error) => Err(SinkError::Db { server: self.addr.clone(), error }),
         }
     }
 
