@@ -1,5 +1,5 @@
-//! Follows one audit log through appends, rotation by rename, copytruncate, truncation, deletion and
-//! re-creation, and restarts from a checkpoint.
+//! Follows one audit log through appends, rotation (any naming scheme), copytruncate, compression,
+//! truncation, deletion and re-creation, and restarts from a checkpoint.
 //!
 //! Synchronous and free of any database: it turns a path and a checkpoint into records, each with the
 //! identity of the file it came from, and says where it stands after them. The caller commits records
@@ -7,26 +7,34 @@
 //!
 //! How it stays exact:
 //! - It holds the open file. When the path starts naming another file (rotation), it reads the old one
-//!   to its end through the descriptor it holds, then opens the new one from offset 0.
-//! - At a restart it finds the checkpoint's file by device and inode (and birth time) among the path and
-//!   its rotated siblings, checks the bytes before the saved offset, reads that file's rest, then the
-//!   siblings rotated after it, oldest first, then the path.
-//! - A file shorter than the offset, or whose bytes before the offset changed, was truncated: the
-//!   copy that copytruncate made is searched for the unread rest, and the file is read again from 0
+//!   to its end through the descriptor it holds, then decides what to read next ([`crate::plan`]).
+//! - Files are known by what they are: identity (device, inode, birth time) and the fingerprint of
+//!   their first decoded bytes. The checkpoint remembers the files finished, so a rotated file is not
+//!   read again whatever it is renamed to, copied to or compressed into, and a file never seen is
+//!   read whatever its name ([`crate::discovery`] lists them, oldest first).
+//! - A file shorter than the offset, or whose bytes before the offset changed, was truncated: the copy
+//!   that copytruncate made is found by content for the unread rest, and the file is read again from 0
 //!   under a new generation (so its offsets are new identities).
 //! - A record left incomplete at the end of a file that will not grow again (rotated away) is reported
-//!   as malformed, never half-stored and never silently dropped.
+//!   as malformed, never half-stored and never silently dropped; bytes known to exist that can no
+//!   longer be read (a file deleted before it was read) are reported as a gap item.
+//! - A file that cannot be opened (permissions) is reported once and tried again at every poll.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File};
-use std::io::{self, BufReader, Seek, SeekFrom};
+use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use audit_model::{Error as ReadError, Format, MalformedRecord, Position, ReaderOptions, Record, RecordReader};
+use audit_model::{Error as ReadError, Format, MalformedRecord, Position, ReaderOptions, Record};
 
-use crate::checkpoint::{Checkpoint, CHECKPOINT_VERSION};
-use crate::identity::{open_with_meta, tail_fingerprint, FileId};
+use crate::checkpoint::{Checkpoint, DoneFile, CHECKPOINT_VERSION};
+use crate::decode::Encoding;
+use crate::discovery::{self, Found};
+use crate::identity::{head_matches, tail_fingerprint, FileId, Fingerprint};
+use crate::plan::{self, Queued, Resume};
+use crate::source::OpenLog;
 
 /// Where a follower without a checkpoint starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -60,6 +68,9 @@ pub struct Item {
     pub path: PathBuf,
     /// What was read.
     pub event: Event,
+    /// A gap: `event` is a [`Event::Malformed`] with no raw bytes whose `len` bytes at its position
+    /// could not be read (the file vanished or was truncated before they were read).
+    pub gap: bool,
 }
 
 /// A record or a malformed one.
@@ -67,7 +78,7 @@ pub struct Item {
 pub enum Event {
     /// A complete record.
     Record(Box<Record>),
-    /// Bytes that are no record, to be dead-lettered.
+    /// Bytes that are no record (or were lost: a gap), to be dead-lettered.
     Malformed(Box<MalformedRecord>),
 }
 
@@ -99,24 +110,19 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> FollowError + '_ {
     move |source| FollowError::Io { path: path.to_path_buf(), source }
 }
 
-/// A file to read before the live path.
-#[derive(Debug, Clone)]
-struct Queued {
-    path: PathBuf,
-    id: Option<FileId>,
-    offset: u64,
-}
-
 #[derive(Debug)]
 struct Current {
-    reader: RecordReader<BufReader<File>>,
-    id: FileId,
-    path: PathBuf,
+    log: OpenLog,
     /// Read from the queue (a rotated file that will not grow) rather than the live path.
     rotated: bool,
-    /// The fingerprint of the bytes before the read position at the end of the last poll, checked at
-    /// the start of the next: a truncation that regrew the file past it in between changes it.
-    known_tail: Option<(u64, Option<(u32, u64)>)>,
+    /// Empty when opened: its encoding is decided once its first bytes are there.
+    undetected: bool,
+    /// The encoded position and the fingerprint of the bytes before it at the end of the last poll,
+    /// checked at the start of the next: a truncation that regrew the file past it changes it.
+    known_tail: Option<(u64, Option<Fingerprint>)>,
+    /// Fingerprint of the decoded bytes before the complete offset at the end of the last poll (to
+    /// find a copytruncate copy once the file is truncated).
+    complete_tail: Option<Fingerprint>,
 }
 
 /// Follows one path. See the module docs.
@@ -129,15 +135,16 @@ pub struct Follower {
     queue: VecDeque<Queued>,
     /// Where the next file opened from the live path starts (used once, for `StartAt::End`).
     live_start: Option<u64>,
-    /// Generation of the next live file, so a truncated inode gets new identities.
-    next_generation: Option<(FileId, u32)>,
+    /// Files finished, generations handed out (the checkpoint's lists).
+    state: Checkpoint,
     /// Warnings for the operator (a checkpoint's file was not found, ...), drained by the caller.
     warnings: Vec<String>,
+    /// Items to hand out with the next poll (gaps, found outside a poll).
+    early: Vec<Item>,
     /// The position at the end of the last file finished, while no other file is open.
     finished: Option<Checkpoint>,
-    /// Set until the first file is opened when starting without a checkpoint: files rotated away
-    /// after this moment, before the live path was first seen, are read first.
-    fresh_since: Option<SystemTime>,
+    /// Files that could not be read, reported once each (path → error).
+    unreadable: HashMap<PathBuf, String>,
 }
 
 impl Follower {
@@ -145,17 +152,24 @@ impl Follower {
     pub fn new(path: impl Into<PathBuf>, checkpoint: Option<&Checkpoint>, opts: FollowOptions) -> Result<Follower, FollowError> {
         let path = path.into();
         let format = checkpoint.and_then(|c| c.format.as_deref()).and_then(|f| f.parse().ok()).or(opts.format);
-        let mut f = Follower { path, format, opts, cur: None, queue: VecDeque::new(), live_start: None, next_generation: None, warnings: Vec::new(), finished: None, fresh_since: None };
+        let state = checkpoint.cloned().unwrap_or_default();
+        let mut f = Follower { path, format, opts, cur: None, queue: VecDeque::new(), live_start: None, state, warnings: Vec::new(), early: Vec::new(), finished: None, unreadable: HashMap::new() };
+        let found = discovery::discover(&f.path);
+        f.report_unreadable(&found);
         match checkpoint {
-            Some(ck) => f.plan_resume(ck)?,
+            Some(ck) => f.plan_resume(ck, &found),
             None => {
                 if f.opts.start_at == StartAt::End {
                     f.live_start = Some(fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0));
-                } else if !f.path.exists() {
-                    // Not there yet: if it appears and rotates before we look, its rotated files
-                    // (newer than now) hold records we must not miss.
-                    f.fresh_since = Some(SystemTime::now() - std::time::Duration::from_secs(1));
                 }
+                // Files present before the source starts are history, not read (backfill reads them);
+                // but if the live path is not there yet, files rotated just now hold records we must
+                // not miss.
+                let fresh = (!f.path.exists()).then(|| nanos(SystemTime::now() - Duration::from_secs(1)));
+                for c in found.files.iter().filter(|c| !c.live && fresh.is_none_or(|t| c.mtime < t)) {
+                    f.state.add_done(plan::history(c));
+                }
+                f.queue.extend(plan::plan(None, &mut f.state, &found.files).queue);
             }
         }
         // Hold the file from now on, so a rotation or truncation before the first poll is seen as
@@ -171,7 +185,7 @@ impl Follower {
 
     /// The format being read, once known.
     pub fn format(&self) -> Option<Format> {
-        self.cur.as_ref().and_then(|c| c.reader.format()).or(self.format)
+        self.cur.as_ref().and_then(|c| c.log.reader.format()).or(self.format)
     }
 
     /// Warnings since the last call (files that could not be found, data that may be missing).
@@ -190,199 +204,186 @@ impl Follower {
         o
     }
 
-    /// Decides what to read after a restart: find the checkpoint's file by identity (at the live path
-    /// or among the rotated siblings), read its rest (or, if it was truncated meanwhile, the rest from
-    /// its copy and then it again from 0 under a new generation), then the files rotated after it.
-    fn plan_resume(&mut self, ck: &Checkpoint) -> Result<(), FollowError> {
-        let siblings = self.siblings();
-        let live = fs::metadata(&self.path).ok().filter(|m| ck.file.same_file(m));
-        let pos = siblings.iter().position(|(_, m)| ck.file.same_file(m));
-        let (path, meta) = match (live, pos) {
-            (Some(m), _) => (self.path.clone(), m),
-            (None, Some(i)) => siblings[i].clone(),
-            (None, None) => {
-                self.warnings.push(format!(
-                    "{}: the checkpoint's file ({}, offset {}) is gone; reading the files rotated since the checkpoint, records written in between may be missing",
-                    self.path.display(),
-                    ck.path.display(),
-                    ck.offset
-                ));
-                let since = UNIX_EPOCH + std::time::Duration::from_secs(ck.saved_at.max(0) as u64);
-                for (p, m) in siblings.iter().filter(|(_, m)| m.modified().is_ok_and(|t| t > since)) {
-                    self.queue.push_back(Queued { path: p.clone(), id: Some(FileId::of(m)), offset: 0 });
-                }
-                return Ok(());
-            }
-        };
-        let intact = meta.len() >= ck.offset && File::open(&path).ok().and_then(|f| tail_fingerprint(&f, ck.offset).ok().flatten()) == ck.tail;
-        if intact {
-            self.queue.push_back(Queued { path: path.clone(), id: Some(ck.file), offset: ck.offset });
-        } else {
-            self.warnings.push(format!("{}: truncated since the checkpoint (offset {}); reading it again from the start", path.display(), ck.offset));
-            if let Some(copy) = self.find_copy(ck.offset, ck.tail, ck.offset) {
-                self.queue.push_back(Queued { path: copy, id: None, offset: ck.offset });
-            }
-            let next_gen = FileId { generation: ck.file.generation + 1, ..ck.file };
-            self.queue.push_back(Queued { path: path.clone(), id: Some(next_gen), offset: 0 });
-        }
-        if let (None, Some(i)) = (fs::metadata(&self.path).ok().filter(|m| ck.file.same_file(m)), pos) {
-            for (p, m) in &siblings[i + 1..] {
-                self.queue.push_back(Queued { path: p.clone(), id: Some(FileId::of(m)), offset: 0 });
+    /// After a restart: find the checkpoint's file by identity or content, read its rest, then what
+    /// was rotated since.
+    fn plan_resume(&mut self, ck: &Checkpoint, found: &Found) {
+        if ck.version < 2 {
+            // A version 1 checkpoint lists no finished files: those rotated before it was saved were.
+            let saved = i128::from(ck.saved_at) * 1_000_000_000;
+            for c in found.files.iter().filter(|c| !c.live && c.mtime <= saved && !ck.file.same_inode(&c.id)) {
+                self.state.add_done(plan::history(c));
             }
         }
-        Ok(())
+        let resume = Resume::of(ck);
+        let finished = self.state.done.iter().any(|d| d.file == ck.file && d.len >= ck.offset);
+        let p = plan::plan(Some(&resume), &mut self.state, &found.files);
+        if let Some(t) = &p.truncated {
+            self.warnings.push(format!("{}: truncated since the checkpoint (offset {}); its new content is read from the start", t.display(), ck.offset));
+        }
+        if let Some(lost) = p.lost.filter(|_| !finished) {
+            self.lost(&lost.path, lost.file, lost.offset, lost.seen_len, "the checkpoint's file is gone (deleted before it was read to its end)");
+            self.state.add_done(DoneFile { file: ck.file, head: ck.head.unwrap_or((0, 0)), len: ck.offset, encoding: ck.encoding.unwrap_or(Encoding::Plain), raw_len: 0, mtime: 0 });
+            self.finished = Some(ck.clone());
+        }
+        self.queue.extend(p.queue);
     }
 
-    /// Rotated siblings of the path: same folder, names that start with the path's stem and are not
-    /// the path itself, not compressed or encrypted. Oldest first.
-    fn siblings(&self) -> Vec<(PathBuf, fs::Metadata)> {
-        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let Some(name) = self.path.file_name().and_then(|n| n.to_str()) else { return Vec::new() };
-        // `audit.log` rotates to `audit.log.1`; audit_log_filter's `audit_filter.log` to
-        // `audit_filter.20250401T120000-1.log`.
-        let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
-        let mut out: Vec<_> = fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| {
-                let n = e.file_name().into_string().ok()?;
-                if n == name || !n.starts_with(stem) || n.ends_with(".gz") || n.ends_with(".enc") {
-                    return None;
-                }
-                let p = e.path();
-                let m = fs::metadata(&p).ok()?;
-                m.is_file().then_some((p, m))
-            })
-            .collect();
-        // Oldest first: `audit.log.9` .. `audit.log.1` (numbered rotation shifts older files up), and
-        // timestamped names (`audit_filter.20250401T120000-1.log`) in name order.
-        let order = |p: &Path| -> (u8, std::cmp::Reverse<u64>, PathBuf) {
-            let n = p.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix(name)).and_then(|s| s.strip_prefix('.')).and_then(|d| d.parse::<u64>().ok());
-            match n {
-                Some(n) => (0, std::cmp::Reverse(n), PathBuf::new()),
-                None => (1, std::cmp::Reverse(0), p.to_path_buf()),
-            }
+    /// Reports bytes that cannot be read any more: a gap item when their number is known, a warning
+    /// when it is not.
+    fn lost(&mut self, path: &Path, file: FileId, offset: u64, seen_len: u64, why: &str) {
+        let len = seen_len.saturating_sub(offset);
+        tracing::error!(path = %path.display(), file_id = %file.key(), offset, lost_bytes = len, "{why}");
+        if len == 0 {
+            self.warnings.push(format!("{}: {why} after offset {offset}; records written to it after that, if any, are lost", path.display()));
+            return;
+        }
+        let m = MalformedRecord {
+            position: Position { byte: offset, line: 0 },
+            len,
+            reason: format!("gap: {len} bytes from offset {offset} of {} could not be read: {why}", path.display()),
+            raw: Vec::new(),
         };
-        out.sort_by_key(|(p, _)| order(p));
-        out
+        self.early.push(Item { file_key: file.key(), path: path.to_path_buf(), event: Event::Malformed(Box::new(m)), gap: true });
     }
 
-    /// The newest sibling at least `min_len` long holding the bytes fingerprinted by `tail` before
-    /// `at` (a copytruncate copy).
-    fn find_copy(&self, at: u64, tail: Option<(u32, u64)>, min_len: u64) -> Option<PathBuf> {
-        // Newest first: copytruncate has just made the copy.
-        self.siblings().into_iter().rev().find_map(|(p, m)| {
-            (m.len() >= min_len && File::open(&p).ok().and_then(|f| tail_fingerprint(&f, at).ok().flatten()) == tail).then_some(p)
-        })
+    /// Reports each unreadable file once (until it is readable again).
+    fn report_unreadable(&mut self, found: &Found) {
+        for (p, e) in &found.unreadable {
+            self.report_open_error(p, e);
+        }
     }
 
-    /// Opens the next file: the queue's head, else the live path. `Ok(false)` when there is none yet.
+    fn report_open_error(&mut self, path: &Path, e: &io::Error) {
+        let text = e.to_string();
+        if self.unreadable.get(path) != Some(&text) {
+            tracing::error!(path = %path.display(), error = %text, "cannot read an audit log file; trying again until it can be read");
+            self.warnings.push(format!("{}: cannot be read: {text}; trying again", path.display()));
+            self.unreadable.insert(path.to_path_buf(), text);
+        }
+    }
+
+    fn readable_again(&mut self, path: &Path) {
+        if self.unreadable.remove(path).is_some() {
+            tracing::info!(path = %path.display(), "audit log file readable again");
+        }
+    }
+
+    /// Opens the next file: the queue's head, else whatever a new look at the files finds.
+    /// `Ok(false)` when there is none yet (or it cannot be read yet).
     fn open_next(&mut self) -> Result<bool, FollowError> {
-        // After a file that was rotated away: the live file may have rotated again before we got
-        // here, so the files rotated after the finished one (oldest first) come before the live path.
-        if self.queue.is_empty() {
-            if let Some(fin) = &self.finished {
-                let siblings = self.siblings();
-                if let Some(i) = siblings.iter().position(|(_, m)| fin.file.same_file(m)) {
-                    for (p, m) in &siblings[i + 1..] {
-                        self.queue.push_back(Queued { path: p.clone(), id: Some(FileId::of(m)), offset: 0 });
-                    }
+        for _ in 0..16 {
+            if self.queue.is_empty() {
+                let found = discovery::discover(&self.path);
+                self.report_unreadable(&found);
+                self.queue.extend(plan::plan(None, &mut self.state, &found.files).queue);
+                if self.queue.is_empty() {
+                    return Ok(false);
+                }
+            }
+            let Some(q) = self.queue.pop_front() else { return Ok(false) };
+            match self.open_queued(&q)? {
+                Opened::Yes => return Ok(true),
+                Opened::Gone => {}
+                Opened::NotYet => {
+                    self.queue.push_front(q);
+                    return Ok(false);
                 }
             }
         }
-        if let Some(mut q) = self.queue.pop_front() {
-            // Rotated again since it was queued: find it by identity.
-            if let Some(want) = q.id {
-                if !fs::metadata(&q.path).is_ok_and(|m| want.same_file(&m)) {
-                    if let Some((p, _)) = self.siblings().into_iter().find(|(_, m)| want.same_file(m)) {
-                        q.path = p;
-                    }
-                }
-            }
-            let (mut file, meta) = match open_with_meta(&q.path) {
-                Ok(x) => x,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+        Ok(false)
+    }
+
+    /// Finds a queued file (renamed or compressed since it was queued, maybe) and opens it.
+    fn open_queued(&mut self, q: &Queued) -> Result<Opened, FollowError> {
+        let (path, file) = match self.locate(q) {
+            Ok(Some(x)) => x,
+            Ok(None) => {
+                if let Some(len) = q.seen_len {
+                    self.lost(&q.path, q.id, q.offset, len, "rotated file gone before it was read to its end");
+                } else {
                     self.warnings.push(format!("{}: gone before it could be read", q.path.display()));
-                    return Ok(true);
                 }
-                Err(e) => return Err(io_err(&q.path)(e)),
-            };
-            let mut id = FileId::of(&meta);
-            if let Some(want) = q.id {
-                if !want.same_file(&meta) {
-                    self.warnings.push(format!("{}: replaced before it could be read", q.path.display()));
-                    return Ok(true);
-                }
-                id.generation = want.generation;
+                self.state.add_done(DoneFile { file: q.id, head: q.head.unwrap_or((0, 0)), len: q.offset, encoding: Encoding::Plain, raw_len: 0, mtime: 0 });
+                return Ok(Opened::Gone);
             }
-            let live = q.path == self.path;
-            let known_tail = Some((q.offset, tail_fingerprint(&file, q.offset).map_err(io_err(&q.path))?));
-            file.seek(SeekFrom::Start(q.offset)).map_err(io_err(&q.path))?;
-            let reader = RecordReader::new(BufReader::with_capacity(256 << 10, file), self.reader_options(q.offset));
-            self.cur = Some(Current { reader, id, path: q.path, rotated: !live, known_tail });
-            self.finished = None;
-            return Ok(true);
-        }
-        if let Some(since) = self.fresh_since {
-            let rotated: Vec<_> = self.siblings().into_iter().filter(|(_, m)| m.modified().is_ok_and(|t| t >= since)).collect();
-            if self.path.exists() || !rotated.is_empty() {
-                self.fresh_since = None;
-                for (p, m) in rotated {
-                    self.queue.push_back(Queued { path: p, id: Some(FileId::of(&m)), offset: 0 });
-                }
-                if !self.queue.is_empty() {
-                    return self.open_next();
-                }
+            Err((p, e)) => {
+                self.report_open_error(&p, &e);
+                return Ok(Opened::NotYet);
             }
-        }
-        let (mut file, meta) = match open_with_meta(&self.path) {
-            Ok(x) => x,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(io_err(&self.path)(e)),
         };
-        let mut id = FileId::of(&meta);
-        if let Some((prev, gen)) = self.next_generation.take() {
-            if prev.same_file(&meta) {
-                id.generation = gen;
+        self.readable_again(&path);
+        let offset = if q.live && q.offset == 0 { self.live_start.take().unwrap_or(0).min(file.metadata().map_err(io_err(&path))?.len()) } else { q.offset };
+        let opts = self.reader_options(offset);
+        let undetected = Encoding::detect(&file).map_err(io_err(&path))?.is_none();
+        match OpenLog::open(file, &path, q.id, offset, opts) {
+            Ok(Some(log)) => {
+                let known_tail = Some((log.raw_offset(), log.raw_tail().map_err(io_err(&path))?));
+                let complete_tail = log.start_tail;
+                let rotated = path != self.path;
+                self.cur = Some(Current { log, rotated, undetected, known_tail, complete_tail });
+                self.finished = None;
+                Ok(Opened::Yes)
             }
+            Ok(None) => {
+                self.warnings.push(format!("{}: holds fewer than the {offset} decoded bytes already read; nothing more read from it", path.display()));
+                self.state.add_done(DoneFile { file: q.id, head: q.head.unwrap_or((0, 0)), len: q.offset, encoding: Encoding::Gzip, raw_len: u64::MAX, mtime: 0 });
+                Ok(Opened::Gone)
+            }
+            Err(e) => Err(io_err(&path)(e)),
         }
-        let offset = self.live_start.take().unwrap_or(0).min(meta.len());
-        let known_tail = Some((offset, tail_fingerprint(&file, offset).map_err(io_err(&self.path))?));
-        file.seek(SeekFrom::Start(offset)).map_err(io_err(&self.path))?;
-        let reader = RecordReader::new(BufReader::with_capacity(256 << 10, file), self.reader_options(offset));
-        self.cur = Some(Current { reader, id, path: self.path.clone(), rotated: false, known_tail });
-        self.finished = None;
-        Ok(true)
+    }
+
+    /// The queued file: at its path, or renamed (same inode), or compressed (same content). `Ok(None)`
+    /// when it is gone; `Err` when it cannot be opened.
+    fn locate(&self, q: &Queued) -> Result<Option<(PathBuf, File)>, (PathBuf, io::Error)> {
+        match File::open(&q.path) {
+            Ok(f) => {
+                if f.metadata().is_ok_and(|m| q.inode.same_file(&m)) {
+                    return Ok(Some((q.path.clone(), f)));
+                }
+            }
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err((q.path.clone(), e)),
+            Err(_) => {}
+        }
+        let found = discovery::discover(&self.path);
+        let c = found.files.iter().find(|c| q.inode.same_inode(&c.id)).or_else(|| q.head.and_then(|h| found.files.iter().find(|c| head_matches(h, &c.prefix))));
+        match c {
+            Some(c) => File::open(&c.path).map(|f| Some((c.path.clone(), f))).map_err(|e| (c.path.clone(), e)),
+            None => Ok(None),
+        }
     }
 
     /// Reads up to `max` items. An empty result means caught up: call again later.
     pub fn poll(&mut self, max: usize) -> Result<Vec<Item>, FollowError> {
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.early);
         // Bounded: each pass either reads, or moves to another file, or returns.
         for _ in 0..64 {
             if self.cur.is_none() && !self.open_next()? {
+                out.append(&mut self.early);
+                return Ok(out);
+            }
+            out.append(&mut self.early);
+            if !self.detect_encoding()? {
                 return Ok(out);
             }
             if self.truncated_since_last_poll()? {
-                self.restart_truncated()?;
+                self.restart_truncated();
                 continue;
             }
             let Some(cur) = self.cur.as_mut() else { continue };
+            let key = cur.log.id.key();
             while out.len() < max {
-                match cur.reader.next() {
-                    Some(Ok(r)) => out.push(Item { file_key: cur.id.key(), path: cur.path.clone(), event: Event::Record(Box::new(r)) }),
-                    Some(Err(ReadError::Malformed(m))) => out.push(Item { file_key: cur.id.key(), path: cur.path.clone(), event: Event::Malformed(m) }),
-                    Some(Err(ReadError::Io { source, .. })) => return Err(io_err(&cur.path)(source)),
-                    Some(Err(e)) => {
-                        let m = MalformedRecord { position: e.position().unwrap_or_default(), len: 0, reason: e.to_string(), raw: Vec::new() };
-                        out.push(Item { file_key: cur.id.key(), path: cur.path.clone(), event: Event::Malformed(Box::new(m)) });
-                    }
+                let event = match cur.log.reader.next() {
+                    Some(Ok(r)) => Event::Record(Box::new(r)),
+                    Some(Err(ReadError::Malformed(m))) => Event::Malformed(m),
+                    Some(Err(ReadError::Io { source, .. })) => return Err(io_err(&cur.log.path)(source)),
+                    Some(Err(e)) => Event::Malformed(Box::new(MalformedRecord { position: e.position().unwrap_or_default(), len: 0, reason: e.to_string(), raw: Vec::new() })),
                     None => break,
-                }
+                };
+                out.push(Item { file_key: key.clone(), path: cur.log.path.clone(), event, gap: false });
             }
-            if cur.reader.format().is_some() {
-                self.format = cur.reader.format();
+            if cur.log.reader.format().is_some() {
+                self.format = cur.log.reader.format();
             }
             if !out.is_empty() {
                 self.remember_tail()?;
@@ -400,125 +401,170 @@ impl Follower {
                         return Ok(out);
                     }
                 }
-                FileState::Truncated => self.restart_truncated()?,
+                FileState::Truncated => self.restart_truncated(),
             }
         }
         Ok(out)
     }
 
-    /// Whether the bytes before the current offset changed since the last poll ended.
+    /// A live file opened empty is read once its first bytes say how it is encoded (audit_log_filter
+    /// may write it compressed). `Ok(false)` while they do not yet.
+    fn detect_encoding(&mut self) -> Result<bool, FollowError> {
+        let opts = self.reader_options(0);
+        let Some(cur) = self.cur.as_mut().filter(|c| c.undetected) else { return Ok(true) };
+        match Encoding::detect(&cur.log.file).map_err(io_err(&cur.log.path))? {
+            // Empty: nothing to misread, and a rotation of it is noticed as usual. One byte that may
+            // begin a gzip header: wait for the next.
+            None => Ok(cur.rotated || cur.log.file.metadata().map_err(io_err(&cur.log.path))?.len() == 0),
+            Some(e) => {
+                cur.undetected = false;
+                if e != cur.log.encoding && cur.log.reader.complete_offset() == 0 {
+                    // Through the descriptor held: the path may name another file by now.
+                    let path = cur.log.path.clone();
+                    let file = cur.log.file.try_clone().map_err(io_err(&path))?;
+                    if let Some(log) = OpenLog::open(file, &path, cur.log.id, 0, opts).map_err(io_err(&path))? {
+                        cur.known_tail = Some((log.raw_offset(), log.raw_tail().map_err(io_err(&path))?));
+                        cur.log = log;
+                    }
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    /// Whether the bytes before the current encoded position changed since the last poll ended.
     fn truncated_since_last_poll(&self) -> Result<bool, FollowError> {
         let Some(cur) = self.cur.as_ref() else { return Ok(false) };
         let Some((at, seen)) = cur.known_tail else { return Ok(false) };
-        let file = cur.reader.get_ref().get_ref();
-        let len = file.metadata().map_err(io_err(&cur.path))?.len();
+        let len = cur.log.file.metadata().map_err(io_err(&cur.log.path))?.len();
         if len < at {
             return Ok(true);
         }
-        Ok(tail_fingerprint(file, at).map_err(io_err(&cur.path))? != seen)
+        Ok(tail_fingerprint(&cur.log.file, at).map_err(io_err(&cur.log.path))? != seen)
     }
 
     fn remember_tail(&mut self) -> Result<(), FollowError> {
         if let Some(cur) = self.cur.as_mut() {
-            // Up to what was read from the file, the buffered part of an incomplete record included.
-            let at = cur.reader.complete_offset() + cur.reader.pending() as u64;
-            let tail = tail_fingerprint(cur.reader.get_ref().get_ref(), at).map_err(io_err(&cur.path))?;
-            cur.known_tail = Some((at, tail));
+            cur.known_tail = Some((cur.log.raw_offset(), cur.log.raw_tail().map_err(io_err(&cur.log.path))?));
+            cur.complete_tail = cur.log.checkpoint_tail();
         }
         Ok(())
     }
 
     fn check_current(&mut self) -> Result<FileState, FollowError> {
         let Some(cur) = self.cur.as_mut() else { return Ok(FileState::Finished) };
-        let file = cur.reader.get_ref().get_ref();
-        let meta = file.metadata().map_err(io_err(&cur.path))?;
-        let offset = cur.reader.complete_offset() + cur.reader.pending() as u64;
-        if meta.len() < offset {
+        let meta = cur.log.file.metadata().map_err(io_err(&cur.log.path))?;
+        let raw = cur.log.raw_offset();
+        if meta.len() < raw {
             return Ok(FileState::Truncated);
         }
-
         if cur.rotated {
             return Ok(FileState::Finished);
         }
         match fs::metadata(&self.path) {
-            Ok(m) if cur.id.same_file(&m) => Ok(FileState::Same),
+            Ok(m) if cur.log.inode.same_file(&m) => Ok(FileState::Same),
             // Renamed away, or deleted: read what is left through the descriptor we hold, then move on.
-            _ => {
-                if meta.len() > offset {
-                    return Ok(FileState::Same);
-                }
-                Ok(FileState::Finished)
-            }
+            _ if meta.len() > raw => Ok(FileState::Same),
+            _ => Ok(FileState::Finished),
         }
     }
 
-    /// The current file will not grow: a pending partial record is reported, and the file closed.
+    /// The current file will not grow: a pending partial record is reported, and the file is
+    /// remembered as finished.
     fn finish_current(&mut self, out: &mut Vec<Item>) {
-        if let Some(cur) = self.cur.take() {
-            let end = cur.reader.complete_offset() + cur.reader.pending() as u64;
-            if cur.reader.pending() > 0 {
-                let raw = cur.reader.pending_bytes();
-                let m = MalformedRecord {
-                    position: Position { byte: cur.reader.complete_offset(), line: 0 },
-                    len: raw.len() as u64,
-                    reason: "incomplete record at the end of a file that was rotated away".into(),
-                    raw: raw[..raw.len().min(MalformedRecord::MAX_RAW)].to_vec(),
-                };
-                out.push(Item { file_key: cur.id.key(), path: cur.path.clone(), event: Event::Malformed(Box::new(m)) });
+        let Some(cur) = self.cur.take() else { return };
+        let r = &cur.log.reader;
+        let end = cur.log.read_offset();
+        if r.pending() > 0 {
+            let raw = r.pending_bytes();
+            let m = MalformedRecord {
+                position: Position { byte: r.complete_offset(), line: 0 },
+                len: raw.len() as u64,
+                reason: "incomplete record at the end of a file that was rotated away".into(),
+                raw: raw[..raw.len().min(MalformedRecord::MAX_RAW)].to_vec(),
+            };
+            out.push(Item { file_key: cur.log.id.key(), path: cur.log.path.clone(), event: Event::Malformed(Box::new(m)), gap: false });
+        }
+        let meta = cur.log.file.metadata().ok();
+        let mtime = meta.as_ref().map_or(0, |m| i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()));
+        self.state.add_done(DoneFile { file: cur.log.id, head: cur.log.head(), len: end, encoding: cur.log.encoding, raw_len: cur.log.raw_offset(), mtime });
+        let tail = match cur.log.encoding {
+            Encoding::Plain => tail_fingerprint(&cur.log.file, end).ok().flatten(),
+            _ => None,
+        };
+        self.finished = Some(self.checkpoint_for(&cur, end, tail));
+    }
+
+    /// The current file was truncated: its unread rest is searched in the copy copytruncate made
+    /// (found by content), and its new content is read under a new generation.
+    fn restart_truncated(&mut self) {
+        let Some(cur) = self.cur.take() else { return };
+        let offset = cur.log.reader.complete_offset();
+        self.warnings.push(format!("{}: truncated at offset {offset}; reading it again from the start", cur.log.path.display()));
+        let resume = Resume { path: cur.log.path.clone(), file: cur.log.id, head: Some(cur.log.head()), offset, tail: cur.complete_tail, seen_len: cur.known_tail.map_or(offset, |(at, _)| at) };
+        let found = discovery::discover(&self.path);
+        let copy = found.files.iter().find(|c| !cur.log.inode.same_inode(&c.id) && plan::holds(&resume, c));
+        match copy {
+            Some(c) => self.queue.push_front(Queued { path: c.path.clone(), id: cur.log.id, inode: c.id, head: resume.head, offset, seen_len: Some(c.meta.len()), live: false }),
+            None => {
+                let seen = if cur.log.encoding == Encoding::Plain { resume.seen_len } else { offset };
+                self.lost(&cur.log.path, cur.log.id, offset, seen, "truncated before it was read to its end, and no copy of it was found");
+                self.state.add_done(DoneFile { file: cur.log.id, head: cur.log.head(), len: offset, encoding: cur.log.encoding, raw_len: 0, mtime: 0 });
             }
-            let tail = tail_fingerprint(cur.reader.get_ref().get_ref(), end).ok().flatten();
-            self.finished = Some(self.checkpoint_for(&cur.id, &cur.path, end, tail));
         }
     }
 
-    fn restart_truncated(&mut self) -> Result<(), FollowError> {
-        if let Some(cur) = self.cur.take() {
-            let offset = cur.reader.complete_offset();
-            self.warnings.push(format!("{}: truncated at offset {offset}; reading it again from the start", cur.path.display()));
-            // The copy (copytruncate) is recognised by the bytes seen before the last poll's offset;
-            // what was read since is in it too, so reading resumes at `offset`.
-            let (at, tail) = cur.known_tail.unwrap_or((0, Some((0, crate::identity::fnv1a(&[])))));
-            if let Some(copy) = self.find_copy(at, tail, offset) {
-                self.queue.push_back(Queued { path: copy, id: None, offset });
-            }
-            if cur.rotated {
-                return Ok(());
-            }
-            self.next_generation = Some((cur.id, cur.id.generation + 1));
-        }
-        Ok(())
-    }
-
-    fn checkpoint_for(&self, id: &FileId, path: &Path, offset: u64, tail: Option<(u32, u64)>) -> Checkpoint {
+    fn checkpoint_for(&self, cur: &Current, offset: u64, tail: Option<Fingerprint>) -> Checkpoint {
         Checkpoint {
             version: CHECKPOINT_VERSION,
-            path: path.to_path_buf(),
-            file: *id,
+            path: cur.log.path.clone(),
+            file: cur.log.id,
             offset,
             tail,
+            head: Some(cur.log.head()),
+            encoding: Some(cur.log.encoding),
+            seen_len: cur.log.read_offset().max(offset),
             format: self.format().map(|f| f.name().to_string()),
-            saved_at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+            saved_at: 0,
+            ..Checkpoint::default()
         }
     }
 
     /// The position after everything returned so far, to commit with those items. `None` before any
     /// file was opened.
     pub fn checkpoint(&self) -> Option<Checkpoint> {
-        let Some(cur) = self.cur.as_ref() else { return self.finished.clone() };
-        let offset = cur.reader.complete_offset();
-        let file = cur.reader.get_ref().get_ref();
-        let tail = tail_fingerprint(file, offset).ok().flatten();
-        Some(self.checkpoint_for(&cur.id, &cur.path, offset, tail))
+        let mut ck = match self.cur.as_ref() {
+            Some(cur) => self.checkpoint_for(cur, cur.log.reader.complete_offset(), cur.log.checkpoint_tail()),
+            None => self.finished.clone()?,
+        };
+        ck.version = CHECKPOINT_VERSION;
+        ck.done.clone_from(&self.state.done);
+        ck.done_before = self.state.done_before;
+        ck.max_generation = self.state.max_generation;
+        ck.saved_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        Some(ck)
     }
 
     /// Bytes of the live path not read yet (for `status` and metrics).
     pub fn bytes_behind(&self) -> u64 {
         let live = fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
         match &self.cur {
-            Some(c) if !c.rotated => live.saturating_sub(c.reader.complete_offset()),
+            Some(c) if !c.rotated => live.saturating_sub(c.log.raw_offset()),
             _ => live,
         }
     }
+}
+
+fn nanos(t: SystemTime) -> i128 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
+}
+
+enum Opened {
+    Yes,
+    /// Gone (reported): go on with the next.
+    Gone,
+    /// Cannot be opened yet (reported): try again later.
+    NotYet,
 }
 
 enum FileState {

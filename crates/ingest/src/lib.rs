@@ -4,6 +4,7 @@
 //! - [`sink`]: batches and their checkpoint committed in one transaction, with `mysql_async`.
 //! - [`pipeline`]: the loop joining the two, with reconnects and backoff.
 //! - [`checkpoint`], [`identity`]: where a source is, and which file is which.
+//! - [`decode`]: plain and gzip files read alike (the one place an encoding is undone).
 //! - [`metrics`]: counters and the Prometheus endpoint.
 //!
 //! The `audit-ingest` binary is a thin command line over this library; `examples/embed.rs` shows the
@@ -12,11 +13,15 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod decode;
+mod discovery;
 pub mod follower;
 pub mod identity;
 pub mod metrics;
 pub mod pipeline;
+mod plan;
 pub mod sink;
+mod source;
 
 pub use audit_model;
 pub use audit_schema;

@@ -67,8 +67,10 @@ pub enum PipelineError {
 pub struct Summary {
     /// Records stored.
     pub records: u64,
-    /// Malformed records dead-lettered.
+    /// Malformed records dead-lettered (gaps included).
     pub dead_letters: u64,
+    /// Gaps: bytes that could not be read any more (a rotated file deleted unread), dead-lettered.
+    pub gaps: u64,
     /// Records dropped by filters.
     pub filtered: u64,
     /// Batches committed.
@@ -152,6 +154,7 @@ async fn run_once(
         let mut batch = Batch::with_max_packet(max_packet);
         let mut next: Option<Checkpoint> = None;
         let mut first_at: Option<Instant> = None;
+        let mut batch_gaps = 0u64;
         loop {
             let room = opts.batch_rows.saturating_sub(batch.len()).max(1);
             let items = follower.poll(room)?;
@@ -159,6 +162,10 @@ async fn run_once(
                 tracing::warn!("{w}");
             }
             for item in &items {
+                if item.gap {
+                    // Dead-lettered like a malformed record (reason "gap: N bytes from offset ...").
+                    batch_gaps += 1;
+                }
                 if !batch.push_item(&source, item, |r| opts.filter.keep(r)) {
                     metrics.filtered.fetch_add(1, Relaxed);
                     summary.filtered += 1;
@@ -201,6 +208,7 @@ async fn run_once(
         last_touch = Instant::now();
         summary.records += batch.records() as u64;
         summary.dead_letters += batch.dead_letters() as u64;
+        summary.gaps += batch_gaps;
         summary.batches += 1;
         metrics.records.fetch_add(batch.records() as u64, Relaxed);
         metrics.dead_letters.fetch_add(batch.dead_letters() as u64, Relaxed);
