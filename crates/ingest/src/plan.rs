@@ -111,7 +111,7 @@ pub(crate) fn plan(resume: Option<&Resume>, state: &mut Checkpoint, cands: &[Can
             // file compressed since) holds nothing new.
             let grew = c.encoding == d.encoding && c.meta.len() > d.raw_len;
             if grew {
-                let len = (c.encoding == Encoding::Plain).then(|| c.meta.len());
+                let len = (c.encoding == Encoding::Plain).then_some(c.meta.len());
                 out.queue.push(Queued { path: c.path.clone(), id: d.file, inode: c.id, head: Some(d.head), offset: d.len, seen_len: len, live: c.live });
             }
             continue;
@@ -126,7 +126,7 @@ pub(crate) fn plan(resume: Option<&Resume>, state: &mut Checkpoint, cands: &[Can
             state.max_generation += 1;
             id.generation = state.max_generation;
         }
-        let len = (c.encoding == Encoding::Plain).then(|| c.meta.len());
+        let len = (c.encoding == Encoding::Plain).then_some(c.meta.len());
         let head = Some(crate::identity::head_fingerprint(&c.prefix));
         out.queue.push(Queued { path: c.path.clone(), id, inode: c.id, head, offset: 0, seen_len: len, live: c.live });
     }
