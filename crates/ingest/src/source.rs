@@ -40,6 +40,9 @@ impl Read for Capture {
     }
 }
 
+/// The offset meaning "the end of what the file holds now" (`--start-at end`).
+pub(crate) const TO_END: u64 = u64::MAX;
+
 /// The reader type of an open log.
 pub(crate) type Reader = RecordReader<BufReader<Capture>>;
 
@@ -69,17 +72,20 @@ impl std::fmt::Debug for OpenLog {
 }
 
 impl OpenLog {
-    /// Opens `file` (already open at `path`) to read from decoded `offset` on, its rows keyed `id`.
-    /// `Ok(None)` when a compressed file holds fewer than `offset` decoded bytes.
-    pub fn open(file: File, path: &Path, id: FileId, offset: u64, opts: ReaderOptions) -> io::Result<Option<OpenLog>> {
+    /// Opens `file` (already open at `path`) to read from decoded `offset` ([`TO_END`]: its current
+    /// end) on, its rows keyed `id`, read with `opts(offset)`. `Ok(None)` when a compressed file holds
+    /// fewer than `offset` decoded bytes.
+    pub fn open(file: File, path: &Path, id: FileId, offset: u64, opts: impl FnOnce(u64) -> ReaderOptions) -> io::Result<Option<OpenLog>> {
         let meta = file.metadata()?;
         let inode = FileId::of(&meta);
         let encoding = Encoding::detect(&file)?.unwrap_or_else(|| Encoding::from_name(path));
         let file = Arc::new(file);
         let progress = Arc::new(Progress::default());
         let head: Head = Arc::default();
+        let mut offset = offset;
         let (inner, raw_start, start_tail): (Box<dyn Read + Send>, u64, Option<Fingerprint>) = match encoding {
             Encoding::Plain => {
+                offset = offset.min(meta.len());
                 let mut prefix = vec![0u8; HEAD_LEN.min(offset as usize)];
                 let got = read_full_at(&file, &mut prefix, 0)?;
                 prefix.truncate(got);
@@ -91,13 +97,17 @@ impl OpenLog {
             _ => {
                 (&*file).seek(SeekFrom::Start(0))?;
                 let mut r = Capture { inner: decode::growing(file.clone(), encoding, progress.clone()), pos: 0, head: head.clone() };
-                let Some(tail) = skip(&mut r, offset)? else { return Ok(None) };
+                let (skipped, tail) = skip(&mut r, offset)?;
+                if skipped < offset && offset != TO_END {
+                    return Ok(None);
+                }
+                offset = skipped;
                 (r.inner, 0, Some(tail))
             }
         };
         let capture = Capture { inner, pos: offset, head: head.clone() };
         // Capacity 0: every read goes straight to the decoder, so the encoded position is exact.
-        let reader = RecordReader::new(BufReader::with_capacity(0, capture), opts);
+        let reader = RecordReader::new(BufReader::with_capacity(0, capture), opts(offset));
         Ok(Some(OpenLog { reader, file, encoding, path: path.to_path_buf(), id, inode, head, progress, raw_start, start_tail }))
     }
 
@@ -131,9 +141,9 @@ impl OpenLog {
     }
 }
 
-/// Reads and drops `n` decoded bytes; the fingerprint of the last [`TAIL_LEN`] of them, or `None` if
-/// there are fewer.
-fn skip(r: &mut impl Read, n: u64) -> io::Result<Option<Fingerprint>> {
+/// Reads and drops up to `n` decoded bytes (fewer if there are fewer): how many, and the fingerprint
+/// of the last [`TAIL_LEN`] of them.
+fn skip(r: &mut impl Read, n: u64) -> io::Result<(u64, Fingerprint)> {
     let mut buf = vec![0u8; 64 << 10];
     let mut left = n;
     let mut tail: Vec<u8> = Vec::with_capacity(2 * TAIL_LEN as usize);
@@ -141,7 +151,7 @@ fn skip(r: &mut impl Read, n: u64) -> io::Result<Option<Fingerprint>> {
         let want = buf.len().min(left as usize);
         let got = r.read(&mut buf[..want])?;
         if got == 0 {
-            return Ok(None);
+            break;
         }
         left -= got as u64;
         tail.extend_from_slice(&buf[got.saturating_sub(TAIL_LEN as usize)..got]);
@@ -149,7 +159,7 @@ fn skip(r: &mut impl Read, n: u64) -> io::Result<Option<Fingerprint>> {
             tail.drain(..tail.len() - TAIL_LEN as usize);
         }
     }
-    Ok(Some((tail.len() as u32, fnv1a(&tail))))
+    Ok((n - left, (tail.len() as u32, fnv1a(&tail))))
 }
 
 fn read_full_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {

@@ -247,3 +247,25 @@ fn a_compressed_live_file_is_followed_and_resumed_inside_the_stream() {
     enc.flush().unwrap();
     assert_eq!(ids(&drain(&mut f).0), vec![9]);
 }
+
+/// `--start-at end` on a compressed live file starts at the end of its decoded bytes (not at its
+/// compressed length taken for a decoded offset).
+#[test]
+fn start_at_end_of_a_compressed_live_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("audit_filter.log");
+    let mut enc = GzEncoder::new(File::create(&log).unwrap(), Compression::default());
+    for n in 0..50 {
+        enc.write_all(record(n).as_bytes()).unwrap();
+    }
+    enc.flush().unwrap();
+    let opts = FollowOptions { start_at: ingest::follower::StartAt::End, ..FollowOptions::default() };
+    let mut f = Follower::new(&log, None, opts).unwrap();
+    assert!(drain(&mut f).0.is_empty());
+    enc.write_all(record(50).as_bytes()).unwrap();
+    enc.flush().unwrap();
+    let (items, ck) = drain(&mut f);
+    assert_eq!(ids(&items), vec![50]);
+    assert_eq!(items[0].event.offset(), (0..50).map(|n| record(n).len() as u64).sum::<u64>());
+    assert!(ck.unwrap().offset > fs::metadata(&log).unwrap().len(), "a decoded offset, past the compressed size");
+}

@@ -162,7 +162,7 @@ impl Follower {
             Some(ck) => f.plan_resume(ck, &found),
             None => {
                 if f.opts.start_at == StartAt::End {
-                    f.live_start = Some(fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0));
+                    f.live_start = Some(crate::source::TO_END);
                 }
                 // Files present before the source starts are history, not read (backfill reads them);
                 // but if the live path is not there yet, files rotated just now hold records we must
@@ -275,7 +275,7 @@ impl Follower {
                     // Through the descriptor held: the path may name another file by now.
                     let path = cur.log.path.clone();
                     let file = cur.log.file.try_clone().map_err(io_err(&path))?;
-                    if let Some(log) = OpenLog::open(file, &path, cur.log.id, 0, opts).map_err(io_err(&path))? {
+                    if let Some(log) = OpenLog::open(file, &path, cur.log.id, 0, |_| opts).map_err(io_err(&path))? {
                         cur.known_tail = Some((log.raw_offset(), log.raw_tail().map_err(io_err(&path))?));
                         cur.log = log;
                     }

@@ -124,8 +124,8 @@ impl Follower {
             }
         };
         self.readable_again(&path);
-        let offset = if q.live && q.offset == 0 { self.live_start.take().unwrap_or(0).min(file.metadata().map_err(io_err(&path))?.len()) } else { q.offset };
-        let opts = self.reader_options(offset);
+        let offset = if q.live && q.offset == 0 { self.live_start.take().unwrap_or(0) } else { q.offset };
+        let opts = |at| self.reader_options(at);
         let undetected = Encoding::detect(&file).map_err(io_err(&path))?.is_none();
         match OpenLog::open(file, &path, q.id, offset, opts) {
             Ok(Some(log)) => {
