@@ -68,8 +68,8 @@ impl Follower {
     fn report_open_error(&mut self, path: &Path, e: &io::Error) {
         let text = e.to_string();
         if self.unreadable.get(path) != Some(&text) {
+            // Logged here, once, not handed to the caller as a warning too.
             tracing::error!(path = %path.display(), error = %text, "cannot read an audit log file; trying again until it can be read");
-            self.warnings.push(format!("{}: cannot be read: {text}; trying again", path.display()));
             self.unreadable.insert(path.to_path_buf(), text);
         }
     }
