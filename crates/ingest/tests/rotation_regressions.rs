@@ -269,3 +269,34 @@ fn start_at_end_of_a_compressed_live_file() {
     assert_eq!(items[0].event.offset(), (0..50).map(|n| record(n).len() as u64).sum::<u64>());
     assert!(ck.unwrap().offset > fs::metadata(&log).unwrap().len(), "a decoded offset, past the compressed size");
 }
+
+/// A rotated `.gz` whose gzip member is followed by garbage (no gzip header): what decodes is read,
+/// the rest is one dead letter saying where, and the follower goes on with the next file (never stuck, never
+/// reading the broken file again).
+#[test]
+fn a_corrupt_gzip_file_is_reported_and_the_next_file_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("audit.log");
+    write(&log, 0, 1, 0);
+    let mut f = Follower::new(&log, None, FollowOptions::default()).unwrap();
+    drain(&mut f);
+    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+    for n in 1..20 {
+        enc.write_all(record(n).as_bytes()).unwrap();
+    }
+    let mut bytes = enc.finish().unwrap();
+    bytes.extend_from_slice(&[0x55; 300]);
+    let gz = tmp.path().join("audit.log.1.gz");
+    fs::write(&gz, &bytes).unwrap();
+    File::options().write(true).open(&gz).unwrap().set_modified(SystemTime::now() + Duration::from_secs(5)).unwrap();
+    fs::rename(&log, tmp.path().join("audit.log.0")).unwrap();
+    write(&log, 100, 103, 10);
+    let (items, ck) = drain(&mut f);
+    let malformed: Vec<_> = items.iter().filter_map(|i| if let Event::Malformed(m) = &i.event { Some((i.path.clone(), m.reason.clone())) } else { None }).collect();
+    assert_eq!(malformed.len(), 1, "{malformed:?}");
+    assert!(malformed[0].0.ends_with("audit.log.1.gz") && malformed[0].1.starts_with("corrupt gzip stream: decoded up to offset"), "{malformed:?}");
+    let good: Vec<u64> = items.iter().filter_map(|i| if let Event::Record(r) = &i.event { r.connection_id() } else { None }).collect();
+    assert_eq!(good, (1..20).chain(100..103).collect::<Vec<_>>());
+    let mut f = Follower::new(&log, ck.as_ref(), FollowOptions::default()).unwrap();
+    assert!(drain(&mut f).0.is_empty());
+}

@@ -61,12 +61,14 @@ pub struct GrowingGz {
     pos: usize,
     input: Box<[u8]>,
     progress: Arc<Progress>,
+    /// A decoding error, reported once the bytes decoded before it are handed out.
+    failed: Option<io::Error>,
 }
 
 impl GrowingGz {
     /// Decompresses `file` from its current position (the start of a gzip member).
     pub fn new(file: Arc<File>, progress: Arc<Progress>) -> GrowingGz {
-        GrowingGz { file, decoder: MultiGzDecoder::new(Vec::new()), out: Vec::new(), pos: 0, input: vec![0u8; FEED].into_boxed_slice(), progress }
+        GrowingGz { file, decoder: MultiGzDecoder::new(Vec::new()), out: Vec::new(), pos: 0, input: vec![0u8; FEED].into_boxed_slice(), progress, failed: None }
     }
 }
 
@@ -79,14 +81,18 @@ impl Read for GrowingGz {
                 self.pos += n;
                 return Ok(n);
             }
+            if let Some(e) = self.failed.take() {
+                return Err(e);
+            }
             let n = (&*self.file).read(&mut self.input)?;
             if n == 0 {
                 return Ok(0);
             }
             self.progress.consumed.fetch_add(n as u64, Relaxed);
             // Pushed in, the decoder keeps its state between feeds: no end of input is ever implied.
-            self.decoder.write_all(&self.input[..n])?;
-            self.decoder.flush()?;
+            if let Err(e) = self.decoder.write_all(&self.input[..n]).and_then(|()| self.decoder.flush()) {
+                self.failed = Some(e);
+            }
             self.out.clear();
             self.pos = 0;
             std::mem::swap(&mut self.out, self.decoder.get_mut());

@@ -225,10 +225,17 @@ impl Follower {
             }
             let Some(cur) = self.cur.as_mut() else { continue };
             let key = cur.log.id.key();
+            let mut corrupt = None;
             while out.len() < max {
                 let event = match cur.log.reader.next() {
                     Some(Ok(r)) => Event::Record(Box::new(r)),
                     Some(Err(ReadError::Malformed(m))) => Event::Malformed(m),
+                    Some(Err(ReadError::Io { source, offset })) if cur.log.encoding != Encoding::Plain && matches!(source.kind(), io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput) => {
+                        // A corrupt compressed stream: nothing after this point can be decoded.
+                        // Reported, and the file given up (never retried: the same bytes would fail again).
+                        corrupt = Some((offset, source));
+                        break;
+                    }
                     Some(Err(ReadError::Io { source, .. })) => return Err(io_err(&cur.log.path)(source)),
                     Some(Err(e)) => Event::Malformed(Box::new(MalformedRecord { position: e.position().unwrap_or_default(), len: 0, reason: e.to_string(), raw: Vec::new() })),
                     None => break,
@@ -237,6 +244,10 @@ impl Follower {
             }
             if cur.log.reader.format().is_some() {
                 self.format = cur.log.reader.format();
+            }
+            if let Some((offset, source)) = corrupt {
+                out.extend(self.corrupt(offset, &source));
+                return Ok(out);
             }
             if !out.is_empty() {
                 self.remember_tail()?;
@@ -283,6 +294,29 @@ impl Follower {
                 Ok(true)
             }
         }
+    }
+
+    /// Gives up the current (compressed) file at a decoding error: a dead letter saying where and how
+    /// many encoded bytes could not be read; the file is remembered as finished for good.
+    fn corrupt(&mut self, offset: u64, source: &io::Error) -> Option<Item> {
+        let cur = self.cur.take()?;
+        let raw_len = cur.log.file.metadata().map_or(0, |m| m.len());
+        tracing::error!(path = %cur.log.path.display(), decoded_offset = offset, "corrupt {} stream: {source}", cur.log.encoding.name());
+        let r = &cur.log.reader;
+        let m = MalformedRecord {
+            position: Position { byte: r.complete_offset(), line: 0 },
+            len: r.pending() as u64,
+            reason: format!(
+                "corrupt {} stream: decoded up to offset {offset}, {} of the file's {raw_len} compressed bytes read; the rest cannot be decoded: {source}",
+                cur.log.encoding.name(),
+                cur.log.raw_offset()
+            ),
+            raw: r.pending_bytes()[..r.pending().min(MalformedRecord::MAX_RAW)].to_vec(),
+        };
+        let end = cur.log.read_offset();
+        self.state.add_done(DoneFile { file: cur.log.id, head: cur.log.head(), len: end, encoding: cur.log.encoding, raw_len: u64::MAX, mtime: 0 });
+        self.finished = Some(self.checkpoint_for(&cur, end, None));
+        Some(Item { file_key: cur.log.id.key(), path: cur.log.path.clone(), event: Event::Malformed(Box::new(m)), gap: false })
     }
 
     /// Whether the bytes before the current encoded position changed since the last poll ended.
