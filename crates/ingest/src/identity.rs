@@ -1,6 +1,8 @@
-//! Which file is which: device, inode and birth time, not the path (rotation renames files) and not the
-//! first line (several formats share it). A generation counter tells apart the contents of one inode
-//! before and after a truncation (copytruncate).
+//! Which file is which: device, inode and birth time, not the path (rotation renames files). A
+//! generation counter tells apart the contents of one inode before and after a truncation
+//! (copytruncate). A copy of a file (copytruncate's copy, a compressed `.gz`) has another inode but
+//! the same content: it is recognised by the fingerprint of its first decoded bytes ([`Fingerprint`]
+//! of up to [`HEAD_LEN`] bytes, which hold the first record with its timestamp and id).
 
 use std::fs::{File, Metadata};
 use std::io;
@@ -11,7 +13,7 @@ use std::time::UNIX_EPOCH;
 use serde::{Deserialize, Serialize};
 
 /// A file's identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct FileId {
     /// `st_dev`.
     pub dev: u64,
@@ -41,10 +43,34 @@ impl FileId {
         self.dev == other.dev && self.ino == other.ino && self.born == other.born
     }
 
+    /// Whether `other` is the same inode (generation aside).
+    pub fn same_inode(&self, other: &FileId) -> bool {
+        self.dev == other.dev && self.ino == other.ino && self.born == other.born
+    }
+
     /// The `file_id` column's value: stable across renames, new for a new file or a truncation.
     pub fn key(&self) -> String {
         format!("{:x}-{:x}-{:x}-{}", self.dev, self.ino, self.born.unwrap_or(0), self.generation)
     }
+}
+
+/// How many bytes from the start the content fingerprint covers at most.
+pub const HEAD_LEN: usize = 1024;
+
+/// Length and FNV-1a hash of some bytes.
+pub type Fingerprint = (u32, u64);
+
+/// The fingerprint of a file's first decoded bytes (up to [`HEAD_LEN`] of them).
+pub fn head_fingerprint(prefix: &[u8]) -> Fingerprint {
+    let p = &prefix[..prefix.len().min(HEAD_LEN)];
+    (p.len() as u32, fnv1a(p))
+}
+
+/// Whether a file whose first decoded bytes are `prefix` has the content `head` was taken of (a file
+/// that grew since keeps its first bytes). An empty head matches nothing: it says nothing.
+pub fn head_matches(head: Fingerprint, prefix: &[u8]) -> bool {
+    let len = head.0 as usize;
+    len > 0 && prefix.len() >= len && fnv1a(&prefix[..len]) == head.1
 }
 
 /// How many bytes before the offset the checkpoint fingerprints.

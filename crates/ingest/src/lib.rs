@@ -6,6 +6,7 @@
 //! - [`filter`]: which records to store.
 //! - [`pipeline`]: the loop joining the two, with reconnects and backoff.
 //! - [`checkpoint`], [`identity`]: where a source is, and which file is which.
+//! - [`decode`]: plain and gzip files read alike (the one place an encoding is undone).
 //! - [`metrics`]: counters and the Prometheus endpoint.
 //!
 //! The `audit-ingest` binary is a thin command line over this library; `examples/embed.rs` shows the
@@ -14,12 +15,16 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod decode;
+mod discovery;
 pub mod filter;
 pub mod follower;
 pub mod identity;
 pub mod metrics;
 pub mod pipeline;
+mod plan;
 pub mod sink;
+mod source;
 
 pub use audit_model;
 pub use audit_schema;

@@ -1,6 +1,5 @@
 //! `audit-ingest parse`: audit-log files to NDJSON, one object a record.
 
-use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,7 +75,8 @@ pub fn run(args: &ParseArgs) -> ExitCode {
         let result = if name == "-" {
             parse_one(BufReader::with_capacity(256 << 10, io::stdin().lock()), &name, args, &mut out, &mut tally)
         } else {
-            match File::open(path) {
+            // Compressed files (`audit.log.1.gz`) are decompressed here; offsets are in the decoded bytes.
+            match ingest::decode::open_decoded(path) {
                 Ok(f) => parse_one(BufReader::with_capacity(256 << 10, f), &name, args, &mut out, &mut tally),
                 Err(e) => {
                     eprintln!("{name}: cannot open: {e}");

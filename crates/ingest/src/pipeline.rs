@@ -75,8 +75,10 @@ pub struct Summary {
     pub records: u64,
     /// Records read that the table already held (a replay), not stored again.
     pub replayed: u64,
-    /// Malformed records dead-lettered.
+    /// Malformed records dead-lettered (gaps included).
     pub dead_letters: u64,
+    /// Gaps: bytes that could not be read any more (a rotated file deleted unread), dead-lettered.
+    pub gaps: u64,
     /// Records dropped by filters.
     pub filtered: u64,
     /// Batches committed.
@@ -188,6 +190,7 @@ async fn run_once(
         let mut batch = sink.batch(max_packet, log_server_id);
         let mut next: Option<Checkpoint> = None;
         let mut first_at: Option<Instant> = None;
+        let mut batch_gaps = 0u64;
         loop {
             let room = opts.batch_rows.saturating_sub(batch.len()).max(1);
             let items = follower.poll(room)?;
@@ -195,6 +198,10 @@ async fn run_once(
                 tracing::warn!("{w}");
             }
             for item in &items {
+                if item.gap {
+                    // Dead-lettered like a malformed record (reason "gap: N bytes from offset ...").
+                    batch_gaps += 1;
+                }
                 if !batch.push_item(item, |r| opts.filter.keep(r)) {
                     metrics.filtered.fetch_add(1, Relaxed);
                     summary.filtered += 1;
@@ -241,6 +248,7 @@ async fn run_once(
         summary.records += stored.records;
         summary.replayed += batch.records() as u64 - stored.records.min(batch.records() as u64);
         summary.dead_letters += stored.dead_letters;
+        summary.gaps += batch_gaps;
         summary.batches += 1;
         metrics.records.fetch_add(stored.records, Relaxed);
         metrics.dead_letters.fetch_add(stored.dead_letters, Relaxed);

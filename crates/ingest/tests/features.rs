@@ -123,6 +123,7 @@ fn retention_deletes_old_rows_in_batches() {
         tail: None,
         format: None,
         saved_at: 0,
+        ..Checkpoint::default()
     };
     let deleted = db.rt.block_on(async {
         sink.apply_schema().await.unwrap();
@@ -242,6 +243,7 @@ fn a_replayed_batch_stores_no_duplicate() {
         tail: None,
         format: None,
         saved_at: 0,
+        ..Checkpoint::default()
     };
     let first = sink_for(&db, "first");
     let second = sink_for(&db, "second");

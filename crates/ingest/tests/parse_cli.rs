@@ -82,3 +82,20 @@ fn usage_and_io_errors_exit_2() {
     let out = bin().args(["parse", "--time-zone", "Mars/Olympus", "x"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `parse FILE.gz` (made by the real gzip) prints what `parse FILE` does.
+#[test]
+fn parses_a_gzip_file_like_the_plain_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("audit.log.1");
+    std::fs::copy(example("percona-json.log"), &plain).unwrap();
+    let want = bin().arg("parse").arg(&plain).output().unwrap();
+    let st = Command::new("gzip").arg("-k").arg(&plain).status().unwrap();
+    assert!(st.success());
+    let gz = dir.path().join("audit.log.1.gz");
+    let got = bin().arg("parse").arg(&gz).output().unwrap();
+    assert_eq!(got.status.code(), Some(0), "{}", String::from_utf8_lossy(&got.stderr));
+    let strip = |out: &[u8], name: &str| String::from_utf8_lossy(out).replace(name, "FILE");
+    assert_eq!(strip(&got.stdout, gz.to_str().unwrap()), strip(&want.stdout, plain.to_str().unwrap()));
+    assert_eq!(String::from_utf8_lossy(&want.stdout).lines().count(), 8);
+}
