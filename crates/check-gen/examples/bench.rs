@@ -3,9 +3,11 @@
 //! recipe's JSON column (`--table-layout json`), on the same rows in the same run. Prints a markdown
 //! table: best of 3 runs each, in milliseconds, and the ratio JSON/typed.
 //!
-//!   cargo run --release -p check-gen --example bench -- [ROWS] [DSN] [--keep]
+//!   cargo run --release -p check-gen --example bench -- [ROWS] [DSN] [--servers N] [--keep]
 //!
-//! Defaults: 1000000 rows, mysql://root@127.0.0.1:3306/. Rows are loaded with LOAD DATA LOCAL INFILE
+//! Defaults: 1000000 rows, mysql://root@127.0.0.1:3306/, one server. `--servers N` spreads the rows
+//! over N audited servers (`db0`, `db1`, ...) in one table, as on a central store, each with its own
+//! heartbeat; every check then reports per server. Rows are loaded with LOAD DATA LOCAL INFILE
 //! (the server needs `local_infile=ON`) from temporary files of 250,000 rows. The database
 //! `checkgen_bench` is dropped at the end unless `--keep` is given (to look at EXPLAIN by hand).
 //! Queries run as pmm-agent runs them (the `SELECT /* pmm-agent */ ` prefix, a prepared statement),
@@ -54,8 +56,9 @@ fn utc(secs: i64) -> (String, String) {
     (format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}"), format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"))
 }
 
-/// Writes rows `first..first + n` as tab-separated lines in the column order of `LOAD DATA` below.
-fn write_chunk(path: &Path, rng: &mut Lcg, now: i64, first: u64, n: usize) -> std::io::Result<()> {
+/// Writes rows `first..first + n` as tab-separated lines in the column order of `LOAD DATA` below;
+/// row `off` belongs to server `db{off % servers}`.
+fn write_chunk(path: &Path, rng: &mut Lcg, now: i64, first: u64, n: usize, servers: u64) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let mut line = String::with_capacity(512);
     for off in first..first + n as u64 {
@@ -78,7 +81,8 @@ fn write_chunk(path: &Path, rng: &mut Lcg, now: i64, first: u64, n: usize) -> st
         // Nothing generated contains a tab, newline or backslash, so no escaping is needed.
         writeln!(
             line,
-            "bench\tfile1\t{off}\t{event_time}\t{name}\t{kind}\t{status}\t{}\t{user}\t{priv_user}\t\t{ip}\tjson\t{json}",
+            "db{}\tbench\tfile1\t{off}\t{event_time}\t{name}\t{kind}\t{status}\t{}\t{user}\t{priv_user}\t\t{ip}\tjson\t{json}",
+            off % servers,
             i32::from(status != 0)
         )
         .expect("write to String");
@@ -87,7 +91,13 @@ fn write_chunk(path: &Path, rng: &mut Lcg, now: i64, first: u64, n: usize) -> st
     out.flush()
 }
 
-async fn fill(conn: &mut Conn, names: &TableNames, rows: usize, file: &Path) -> Result<Duration, Box<dyn std::error::Error>> {
+async fn fill(
+    conn: &mut Conn,
+    names: &TableNames,
+    rows: usize,
+    servers: u64,
+    file: &Path,
+) -> Result<Duration, Box<dyn std::error::Error>> {
     let start = Instant::now();
     let now: i64 = conn.query_first("SELECT UNIX_TIMESTAMP()").await?.ok_or("no time")?;
     conn.query_drop("SET time_zone = '+00:00'").await?;
@@ -95,10 +105,10 @@ async fn fill(conn: &mut Conn, names: &TableNames, rows: usize, file: &Path) -> 
     let mut first = 0u64;
     while (first as usize) < rows {
         let n = CHUNK.min(rows - first as usize);
-        write_chunk(file, &mut rng, now, first, n)?;
+        write_chunk(file, &mut rng, now, first, n, servers)?;
         let sql = format!(
             "LOAD DATA LOCAL INFILE '{}' INTO TABLE {} FIELDS TERMINATED BY '\\t' ESCAPED BY '' \
-             (source, file_id, file_offset, event_time, name, kind, status, is_failed_login, user, priv_user, host, ip, format, audit_record)",
+             (server, source, file_id, file_offset, event_time, name, kind, status, is_failed_login, user, priv_user, host, ip, format, audit_record)",
             file.display(),
             names.data()
         );
@@ -108,16 +118,19 @@ async fn fill(conn: &mut Conn, names: &TableNames, rows: usize, file: &Path) -> 
     }
     eprintln!();
     std::fs::remove_file(file)?;
-    // A fresh heartbeat, so the stale-pipeline check has a row to read.
-    conn.exec_drop(
-        format!(
-            "INSERT INTO {} (source, file_path, file_id, file_offset, records_total, updated_at) \
-             VALUES ('bench', '/var/lib/mysql/audit.log', 'file1', ?, ?, UTC_TIMESTAMP(6))",
-            names.checkpoint()
-        ),
-        (rows as u64, rows as u64),
-    )
-    .await?;
+    // A fresh heartbeat a server, so the stale-pipeline check has rows to read.
+    for server in 0..servers {
+        let records = (rows as u64 + servers - 1 - server) / servers;
+        conn.exec_drop(
+            format!(
+                "INSERT INTO {} (server, source, file_path, file_id, file_offset, records_total, updated_at) \
+                 VALUES (?, 'bench', '/var/lib/mysql/audit.log', 'file1', ?, ?, UTC_TIMESTAMP(6))",
+                names.checkpoint()
+            ),
+            (format!("db{server}"), rows as u64, records),
+        )
+        .await?;
+    }
     Ok(start.elapsed())
 }
 
@@ -141,7 +154,18 @@ async fn time_query(conn: &mut Conn, query: &str, reps: usize) -> Result<(Durati
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let keep = args.iter().any(|a| a == "--keep");
-    let mut pos = args.iter().filter(|a| !a.starts_with("--"));
+    let servers: u64 = match args.iter().position(|a| a == "--servers") {
+        Some(i) => args.get(i + 1).ok_or("--servers needs a number")?.parse()?,
+        None => 1,
+    };
+    if servers == 0 {
+        return Err("--servers must be at least 1".into());
+    }
+    let mut pos = args
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| !a.starts_with("--") && (*i == 0 || args[i - 1] != "--servers"))
+        .map(|(_, a)| a);
     let rows: usize = pos.next().map(|s| s.parse()).transpose()?.unwrap_or(1_000_000);
     let dsn = pos.next().cloned().unwrap_or_else(|| "mysql://root@127.0.0.1:3306/".into());
     let names = TableNames::new(DATABASE, "audit_data")?;
@@ -157,12 +181,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for stmt in audit_schema::ddl_statements(&names)? {
         conn.query_drop(stmt).await?;
     }
-    let load = fill(&mut conn, &names, rows, &file).await?;
+    let load = fill(&mut conn, &names, rows, servers, &file).await?;
     let t = Instant::now();
     conn.query_drop(format!("ANALYZE TABLE {}", names.data())).await?;
     let version: Option<String> = conn.query_first("SELECT VERSION()").await?;
     println!(
-        "{rows} rows loaded in {:.1} s ({:.0} rows/s), ANALYZE TABLE {:.1} s, server {}",
+        "{rows} rows of {servers} server(s) loaded in {:.1} s ({:.0} rows/s), ANALYZE TABLE {:.1} s, server {}",
         load.as_secs_f64(),
         rows as f64 / load.as_secs_f64(),
         t.elapsed().as_secs_f64(),

@@ -267,7 +267,8 @@ impl Renderer {
     }
 
     /// The check's script for a file version (1 or 2) with the given parameters: the spec's
-    /// `alerts(rows, context)` plus the entry point(s) of `scripts/entry.star.j2`.
+    /// `alerts(rows, context)`, the shared helpers of `scripts/helpers.star.j2` and the entry point(s)
+    /// of `scripts/entry.star.j2`.
     pub fn script(
         &self,
         spec: &CheckSpec,
@@ -280,8 +281,9 @@ impl Renderer {
             version => version,
         };
         let body = self.render(&spec.name, &spec.script, ctx.clone())?;
+        let helpers = self.render(&spec.name, "scripts/helpers.star.j2", ctx.clone())?;
         let entry = self.render(&spec.name, "scripts/entry.star.j2", ctx)?;
-        let script = format!("{}\n\n{}\n", body.trim_end(), entry.trim());
+        let script = format!("{}\n\n{}\n\n{}\n", body.trim_end(), helpers.trim(), entry.trim());
         if script.contains('\t') {
             return Err(RenderError::Output {
                 check: spec.name.clone(),

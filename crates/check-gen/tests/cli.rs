@@ -82,14 +82,14 @@ fn only_limits_and_sql_is_standalone() {
 #[test]
 fn fixtures_pass_through_starlark() {
     let out = stdout(&check_gen(&["test"]));
-    assert!(out.contains("18 passed, 0 failed"), "{out}");
+    assert!(out.contains("26 passed, 0 failed"), "{out}");
 }
 
 #[test]
 fn a_failing_fixture_fails_test() {
     let dir = tempdir("badfixture");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../checks/mysql_audit_failed_logins_24h.yml");
-    let text = std::fs::read_to_string(src).expect("spec").replace("labels: {failed_logins: \"3\"}", "labels: {failed_logins: \"4\"}");
+    let text = std::fs::read_to_string(src).expect("spec").replace("labels: {server: db1, failed_logins: \"3\"}", "labels: {server: db1, failed_logins: \"4\"}");
     std::fs::write(dir.join("mysql_audit_failed_logins_24h.yml"), text).expect("write");
     let o = check_gen(&["test", "--checks", dir.to_str().expect("path")]);
     assert_eq!(o.status.code(), Some(1));

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{check_gen_run, label, start_server, wait_table_matches_log, Follower};
+use common::{check_gen_run, ingested_server, label, start_server, wait_table_matches_log, Follower};
 use test_harness::{LoginOutcome, MariaDb};
 
 const BRUTEFORCE: &str = "mysql_audit_bruteforce_source";
@@ -41,6 +41,8 @@ fn twelve_failures_then_a_good_login() {
     assert_eq!(a["severity"], "error");
     assert_eq!(label(a, "source"), "localhost", "{a:#}");
     assert_eq!(label(a, "failed_logins"), "12", "{a:#}");
+    let server = ingested_server(&db);
+    assert_eq!(label(a, "server"), server, "{a:#}");
     assert!(
         a["summary"].as_str().unwrap().contains("localhost"),
         "{a:#}"
@@ -63,8 +65,10 @@ fn twelve_failures_then_a_good_login() {
     assert_eq!(label(a, "user"), "bob", "{a:#}");
     assert_eq!(label(a, "source"), "localhost", "{a:#}");
     assert_eq!(label(a, "failed_logins"), "12", "{a:#}");
+    assert_eq!(label(a, "server"), server, "{a:#}");
     assert_eq!(
-        a["summary"], "Login as bob from localhost after 12 failed attempts",
+        a["summary"],
+        format!("Login as bob from localhost on {server} after 12 failed attempts"),
         "{a:#}"
     );
 
@@ -74,7 +78,7 @@ fn twelve_failures_then_a_good_login() {
 
 /// A guessing tool fails and then succeeds within one second; server_audit's timestamps have whole
 /// seconds, so the failures and the login share one `event_time`. They are still failures *before*
-/// the login (the log's order says so) and must count.
+/// the login (the log's order, the smaller offset in the same file, says so) and must count.
 #[test]
 fn good_login_in_the_same_second_as_the_failures() {
     let db = start_server(MariaDb::builder());

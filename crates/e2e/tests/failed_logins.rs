@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{check_gen_run, label, start_server, wait_table_matches_log, Follower};
+use common::{check_gen_run, ingested_server, label, start_server, wait_table_matches_log, Follower};
 use test_harness::{LoginOutcome, MariaDb};
 
 const CHECK: &str = "mysql_audit_failed_logins_24h";
@@ -46,9 +46,12 @@ fn three_failed_logins_raise_one_alert_naming_the_accounts() {
     let alert = &alerts[0];
     assert_eq!(alert["check"], CHECK);
     assert_eq!(label(alert, "failed_logins"), "3", "{alert:#}");
+    let server = ingested_server(&db);
+    assert_eq!(label(alert, "server"), server, "{alert:#}");
     assert_eq!(alert["severity"], "warning");
     assert_eq!(
-        alert["summary"], "3 failed login attempts in the last 24 hours",
+        alert["summary"],
+        format!("3 failed login attempts on {server} in the last 24 hours"),
         "{alert:#}"
     );
     let description = alert["description"].as_str().unwrap();

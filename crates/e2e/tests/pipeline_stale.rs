@@ -8,7 +8,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    check_gen_run, checks_dir, label, start_server, wait_table_matches_log, wait_until, Follower,
+    check_gen_run, checks_dir, ingested_server, label, start_server, wait_table_matches_log,
+    wait_until, Follower,
 };
 use test_harness::{LoginOutcome, MariaDb};
 
@@ -83,9 +84,11 @@ fn stale_while_stopped_and_clears_after_restart_without_loss() {
     assert_eq!(stale.len(), 1, "{stale:#?}");
     assert_eq!(stale[0]["check"], CHECK);
     assert_eq!(label(&stale[0], "source"), source, "{:#}", stale[0]);
+    let server = ingested_server(&db);
+    assert_eq!(label(&stale[0], "server"), server, "{:#}", stale[0]);
     assert_eq!(
         stale[0]["summary"],
-        format!("Audit pipeline {source} is stale")
+        format!("Audit pipeline {source} on {server} is stale")
     );
 
     let follower = Follower::start(&db, &[]);

@@ -222,6 +222,15 @@ pub fn check_gen_run(db: &MariaDb, pre: &[&str], check: &str) -> Vec<serde_json:
     }
 }
 
+/// The audited server's name the ingester stored (`--server`, default the host name): the one
+/// `server` value of the table; panics unless there is exactly one.
+pub fn ingested_server(db: &MariaDb) -> String {
+    let out = sql(db, &format!("SELECT DISTINCT server FROM {TABLE}"));
+    let names: Vec<&str> = out.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    assert_eq!(names.len(), 1, "one server name expected in {TABLE}: {names:?}");
+    names[0].to_string()
+}
+
 /// A label of an alert, as a string ("" when missing).
 pub fn label<'a>(alert: &'a serde_json::Value, name: &str) -> &'a str {
     alert["labels"][name].as_str().unwrap_or_default()
