@@ -6,6 +6,11 @@ use std::ops::Range;
 use jiff::Timestamp;
 
 /// The audit-log format a record was read from.
+///
+/// The `Syslog*` and `Journald*` variants are a format carried by a log daemon: each record is the
+/// message of a syslog line (as rsyslog, syslog-ng or `journalctl` write them) or of a `journalctl -o
+/// json` line, interleaved with other programs' messages. Their names join the wrapper and the format:
+/// `syslog+mariadb`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Format {
@@ -25,11 +30,57 @@ pub enum Format {
     FilterJson,
     /// MariaDB server_audit plugin, file output.
     MariaDb,
+    /// The McAfee / Trellix `mysql-audit` plugin's JSON (`"msg-type":"activity"`), one object a line.
+    McAfeeJson,
+    /// Percona audit_log OLD XML through syslog (`audit_log_handler=SYSLOG`).
+    SyslogPerconaOld,
+    /// Percona audit_log NEW XML through syslog.
+    SyslogPerconaNew,
+    /// Percona audit_log JSON through syslog.
+    SyslogPerconaJson,
+    /// Percona audit_log CSV through syslog.
+    SyslogPerconaCsv,
+    /// MariaDB server_audit through syslog (`server_audit_output_type=syslog`): no audit timestamp,
+    /// the syslog line's is the record's.
+    SyslogMariaDb,
+    /// Percona audit_log OLD XML in `journalctl -o json` output.
+    JournaldPerconaOld,
+    /// Percona audit_log NEW XML in `journalctl -o json` output.
+    JournaldPerconaNew,
+    /// Percona audit_log JSON in `journalctl -o json` output.
+    JournaldPerconaJson,
+    /// Percona audit_log CSV in `journalctl -o json` output.
+    JournaldPerconaCsv,
+    /// MariaDB server_audit in `journalctl -o json` output.
+    JournaldMariaDb,
 }
+
+/// How records reach a file when a log daemon carries them (see [`Format`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Wrapper {
+    /// Syslog lines: `Mmm dd hh:mm:ss host tag[pid]: msg`, RFC 5424, or an ISO timestamp first.
+    Syslog,
+    /// `journalctl -o json`: one JSON object a line with `MESSAGE`, `__REALTIME_TIMESTAMP`, ...
+    Journald,
+}
+
+impl Wrapper {
+    /// The name before the `+` in a wrapped format's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Wrapper::Syslog => "syslog",
+            Wrapper::Journald => "journald",
+        }
+    }
+}
+
+/// The formats a log daemon can carry, in the order of their wrapped variants.
+const WRAPPABLE: [Format; 5] = [Format::PerconaOld, Format::PerconaNew, Format::PerconaJson, Format::PerconaCsv, Format::MariaDb];
 
 impl Format {
     /// Every format, in a stable order.
-    pub const ALL: [Format; 8] = [
+    pub const ALL: [Format; 19] = [
         Format::PerconaOld,
         Format::PerconaNew,
         Format::PerconaJson,
@@ -38,9 +89,20 @@ impl Format {
         Format::FilterXmlOld,
         Format::FilterJson,
         Format::MariaDb,
+        Format::McAfeeJson,
+        Format::SyslogPerconaOld,
+        Format::SyslogPerconaNew,
+        Format::SyslogPerconaJson,
+        Format::SyslogPerconaCsv,
+        Format::SyslogMariaDb,
+        Format::JournaldPerconaOld,
+        Format::JournaldPerconaNew,
+        Format::JournaldPerconaJson,
+        Format::JournaldPerconaCsv,
+        Format::JournaldMariaDb,
     ];
 
-    /// The name used on command lines and in output, e.g. `percona-json`.
+    /// The name used on command lines and in output, e.g. `percona-json`, `syslog+mariadb`.
     pub fn name(self) -> &'static str {
         match self {
             Format::PerconaOld => "percona-old",
@@ -51,13 +113,62 @@ impl Format {
             Format::FilterXmlOld => "filter-xml-old",
             Format::FilterJson => "filter-json",
             Format::MariaDb => "mariadb",
+            Format::McAfeeJson => "mysql-audit-json",
+            Format::SyslogPerconaOld => "syslog+percona-old",
+            Format::SyslogPerconaNew => "syslog+percona-new",
+            Format::SyslogPerconaJson => "syslog+percona-json",
+            Format::SyslogPerconaCsv => "syslog+percona-csv",
+            Format::SyslogMariaDb => "syslog+mariadb",
+            Format::JournaldPerconaOld => "journald+percona-old",
+            Format::JournaldPerconaNew => "journald+percona-new",
+            Format::JournaldPerconaJson => "journald+percona-json",
+            Format::JournaldPerconaCsv => "journald+percona-csv",
+            Format::JournaldMariaDb => "journald+mariadb",
         }
     }
 
+    /// The log daemon's framing around the records, for a wrapped format.
+    pub fn wrapper(self) -> Option<Wrapper> {
+        match self {
+            Format::SyslogPerconaOld | Format::SyslogPerconaNew | Format::SyslogPerconaJson | Format::SyslogPerconaCsv | Format::SyslogMariaDb => {
+                Some(Wrapper::Syslog)
+            }
+            Format::JournaldPerconaOld
+            | Format::JournaldPerconaNew
+            | Format::JournaldPerconaJson
+            | Format::JournaldPerconaCsv
+            | Format::JournaldMariaDb => Some(Wrapper::Journald),
+            _ => None,
+        }
+    }
+
+    /// The format of the records themselves: the carried format of a wrapped one, else itself.
+    pub fn inner(self) -> Format {
+        let Some(wrapper) = self.wrapper() else { return self };
+        let wrapped = |f: Format| Format::wrapped(wrapper, f) == Some(self);
+        WRAPPABLE.into_iter().find(|&f| wrapped(f)).unwrap_or(self)
+    }
+
+    /// `inner` carried by `wrapper`; `None` when no server sends that format to a log daemon.
+    pub fn wrapped(wrapper: Wrapper, inner: Format) -> Option<Format> {
+        let i = WRAPPABLE.iter().position(|&f| f == inner)?;
+        let syslog = [Format::SyslogPerconaOld, Format::SyslogPerconaNew, Format::SyslogPerconaJson, Format::SyslogPerconaCsv, Format::SyslogMariaDb];
+        let journald = [Format::JournaldPerconaOld, Format::JournaldPerconaNew, Format::JournaldPerconaJson, Format::JournaldPerconaCsv, Format::JournaldMariaDb];
+        Some(match wrapper {
+            Wrapper::Syslog => syslog[i],
+            Wrapper::Journald => journald[i],
+        })
+    }
+
     /// Whether the format writes timestamps without a zone, in the server's local time
-    /// (so the reader's configured time zone applies).
+    /// (so the reader's configured time zone applies). Traditional syslog timestamps have no zone.
     pub fn may_be_local_time(self) -> bool {
-        matches!(self, Format::FilterXmlNew | Format::FilterXmlOld | Format::FilterJson | Format::MariaDb)
+        match self.wrapper() {
+            Some(Wrapper::Syslog) => true,
+            // The journal's own timestamps are UTC instants, and the Percona formats write UTC.
+            Some(Wrapper::Journald) => false,
+            None => matches!(self, Format::FilterXmlNew | Format::FilterXmlOld | Format::FilterJson | Format::MariaDb),
+        }
     }
 }
 
@@ -86,6 +197,9 @@ pub enum Kind {
     Shutdown,
     /// A login, successful or failed (`Connect`, `connect`, `CONNECT`, `FAILED_CONNECT`).
     Connect,
+    /// A proxied login: MariaDB's `PROXY_CONNECT`, written after the `CONNECT` of a login through a
+    /// proxy account; the proxied account is in `proxy_user`. Not a second login.
+    ProxyConnect,
     /// A session ended (`Quit`, `disconnect`, `DISCONNECT`).
     Disconnect,
     /// `COM_CHANGE_USER` (`Change user`, `change_user`, `CHANGEUSER`).
@@ -99,12 +213,26 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in a stable order.
+    pub const ALL: [Kind; 9] = [
+        Kind::Startup,
+        Kind::Shutdown,
+        Kind::Connect,
+        Kind::ProxyConnect,
+        Kind::Disconnect,
+        Kind::ChangeUser,
+        Kind::Query,
+        Kind::TableAccess,
+        Kind::Other,
+    ];
+
     /// The lower-case name stored in the table's `kind` column.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Startup => "startup",
             Kind::Shutdown => "shutdown",
             Kind::Connect => "connect",
+            Kind::ProxyConnect => "proxy_connect",
             Kind::Disconnect => "disconnect",
             Kind::ChangeUser => "change_user",
             Kind::Query => "query",
@@ -347,9 +475,10 @@ impl Record {
 
     /// The question the checks ask: is this a login that failed? True for a connect record whose status
     /// is not 0 (Percona `Connect` with STATUS != 0, filter `connect` with a non-zero status, MariaDB
-    /// `FAILED_CONNECT`), in every format.
+    /// `FAILED_CONNECT`, mysql-audit's `Failed Login`), in every format.
     pub fn is_failed_login(&self) -> bool {
-        self.kind == Kind::Connect && self.status.is_some_and(|s| s != 0)
+        // mysql-audit names its failed logins; the status it adds is the error number, never 0.
+        self.kind == Kind::Connect && (self.status.is_some_and(|s| s != 0) || self.format == Format::McAfeeJson && self.name() == "Failed Login")
     }
 
     /// The normalized kind of a record name, as the formats write them.
@@ -357,7 +486,8 @@ impl Record {
         match name {
             "Audit" | "startup" | "Startup" => Kind::Startup,
             "NoAudit" | "shutdown" | "Shutdown" => Kind::Shutdown,
-            "Connect" | "connect" | "CONNECT" | "FAILED_CONNECT" | "PROXY_CONNECT" => Kind::Connect,
+            "Connect" | "connect" | "CONNECT" | "FAILED_CONNECT" | "Failed Login" => Kind::Connect,
+            "PROXY_CONNECT" => Kind::ProxyConnect,
             "Quit" | "disconnect" | "Disconnect" | "DISCONNECT" => Kind::Disconnect,
             "Change user" | "change_user" | "CHANGEUSER" => Kind::ChangeUser,
             "TableRead" | "TableInsert" | "TableUpdate" | "TableDelete" | "READ" | "WRITE" | "CREATE"

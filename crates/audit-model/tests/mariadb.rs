@@ -17,7 +17,7 @@ type Parsed = (Vec<Result<Record, MalformedRecord>>, u64);
 
 /// Parses `input` whole and one byte at a time, checks both agree.
 fn parse_tz(input: &[u8], tz: TimeZone) -> Parsed {
-    let opts = ParseOptions { time_zone: tz.clone() };
+    let opts = ParseOptions { time_zone: tz.clone(), ..ParseOptions::default() };
     let whole = parse_all(Format::MariaDb, &opts, input);
     let mut rdr = RecordReader::new(OneByte(input), ReaderOptions::new().format(Format::MariaDb).time_zone(tz));
     let mut bytewise = Vec::new();
