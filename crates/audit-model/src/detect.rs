@@ -14,9 +14,11 @@ use crate::formats::wrapped::{classify_line, LineKind};
 use crate::record::Format;
 
 /// Whether the first line decides: it may be a syslog line (a month name, an ISO date, `<PRI>`), a
-/// journal entry (`{"__CURSOR"`...) or a server_audit line.
+/// journal entry (`journalctl -o json` writes its fields in no fixed order, all upper-case or
+/// `_`-prefixed: `{"_HOSTNAME"`, `{"PRIORITY"`, `{"__CURSOR"`) or a server_audit line.
 fn line_decides(b: &[u8]) -> bool {
-    b[0].is_ascii_alphanumeric() || (b.len() >= 2 && b[0] == b'<' && b[1].is_ascii_digit()) || b.starts_with(b"{\"__")
+    let journal_key = b.starts_with(b"{\"") && b.get(2).is_some_and(|c| *c == b'_' || c.is_ascii_uppercase());
+    b[0].is_ascii_alphanumeric() || (b.len() >= 2 && b[0] == b'<' && b[1].is_ascii_digit()) || journal_key
 }
 
 /// The outcome of [`detect`].
@@ -98,7 +100,7 @@ pub fn detect(buf: &[u8]) -> Detection {
         b'{' => {
             let rest = b[1..].iter().position(|c| !c.is_ascii_whitespace()).map(|i| &b[1 + i..]);
             // The first key tells: Percona's, mysql-audit's, a journal entry's, else audit_log_filter's.
-            let keys: [&[u8]; 3] = [b"\"audit_record\"", b"\"msg-type\"", b"\"__"];
+            let keys: [&[u8]; 3] = [b"\"audit_record\"", b"\"msg-type\"", b"\""];
             match rest {
                 None => need_more,
                 Some(r) if r.starts_with(keys[0]) => Detection::Format(Format::PerconaJson),

@@ -16,9 +16,10 @@ pub struct ParseOptions {
     /// syslog timestamps (`Dec  1 10:00:00`) leave out: the latest year that puts the line at most
     /// two days after it. `None`: the current time when the line is read.
     pub reference_time: Option<Timestamp>,
-    /// MariaDB's `server_audit_timestamp_format` when it is not the default, in MariaDB's syntax
-    /// (`%Y-%m-%d %H:%i:%s`; see [`crate::ParseOptions::mariadb_timestamp_format`] for the specifiers).
-    /// `None`: the default `YYYYMMDD hh:mm:ss` and the common ISO shapes are recognised by themselves.
+    /// MariaDB's `server_audit_timestamp_format` when it is not the default, in MariaDB's `DATE_FORMAT`
+    /// syntax (`%Y-%m-%d %H:%i:%s`: `%i` minutes, `%s` seconds, `%M` month name, `%f` microseconds); a
+    /// format without `%i` is read as strftime. `None`: the default `YYYYMMDD hh:mm:ss` and the ISO
+    /// shapes (`2026-12-01 10:00:00`, `2026-12-01T10:00:00.5+01:00`) are recognised by themselves.
     pub mariadb_timestamp_format: Option<String>,
 }
 
@@ -84,7 +85,7 @@ pub fn parser_for(format: Format, opts: &ParseOptions) -> Box<dyn FormatParser> 
         }
         Format::PerconaCsv => Box::new(formats::csv::CsvParser::new(opts.clone())),
         Format::MariaDb => Box::new(formats::mariadb::MariaDbParser::new(opts.clone())),
-        Format::McAfeeJson => Box::new(formats::mcafee::McAfeeParser::new(opts.clone())),
+        Format::McAfeeJson => Box::new(formats::mcafee::McAfeeParser),
         wrapped => Box::new(formats::wrapped::WrappedParser::new(wrapped, opts)),
     }
 }

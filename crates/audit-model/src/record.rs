@@ -198,7 +198,7 @@ pub enum Kind {
     /// A login, successful or failed (`Connect`, `connect`, `CONNECT`, `FAILED_CONNECT`).
     Connect,
     /// A proxied login: MariaDB's `PROXY_CONNECT`, written after the `CONNECT` of a login through a
-    /// proxy account; the proxied account is in `proxy_user`. Not a second login.
+    /// proxy account; the proxied account is in `priv_user`. Not a second login.
     ProxyConnect,
     /// A session ended (`Quit`, `disconnect`, `DISCONNECT`).
     Disconnect,

@@ -19,9 +19,28 @@ fn read(rel: &str, format: Option<Format>) -> (common::Outcome, u64) {
 }
 
 /// What must agree across the three layouts: everything but the envelope's own text.
-fn essence(r: &Record) -> (String, Kind, i64, Option<u64>, Option<i64>, Option<String>, Option<String>, Option<String>, bool) {
+#[derive(Debug, PartialEq)]
+struct Essence {
+    name: String,
+    kind: Kind,
+    second: i64,
+    connection_id: Option<u64>,
+    status: Option<i64>,
+    texts: [Option<String>; 3],
+    failed: bool,
+}
+
+fn essence(r: &Record) -> Essence {
     let s = |v: Option<&str>| v.map(str::to_string);
-    (r.name().to_string(), r.kind(), r.timestamp().as_second(), r.connection_id(), r.status(), s(r.user()), s(r.host()), s(r.sqltext()), r.is_failed_login())
+    Essence {
+        name: r.name().to_string(),
+        kind: r.kind(),
+        second: r.timestamp().as_second(),
+        connection_id: r.connection_id(),
+        status: r.status(),
+        texts: [s(r.user()), s(r.host()), s(r.sqltext())],
+        failed: r.is_failed_login(),
+    }
 }
 
 #[test]
@@ -180,6 +199,29 @@ fn journalctl_json_entries() {
     assert!(errs[1].reason.contains("--all"), "{}", errs[1].reason);
 }
 
+#[test]
+fn a_real_journalctl_export() {
+    let (outcome, foreign) = read("journald/journal-mariadb.json", None);
+    assert!(errors(&outcome).is_empty(), "{:?}", errors(&outcome));
+    // journald's two own entries and sshd's.
+    assert_eq!(foreign, 3);
+    let recs = records(&outcome);
+    assert_eq!(recs.len(), 13);
+    assert!(recs.iter().all(|r| r.format() == Format::JournaldMariaDb));
+    let failed: Vec<_> = recs.iter().filter(|r| r.is_failed_login()).map(|r| r.user().unwrap()).collect();
+    assert_eq!(failed, ["alice", "nosuchuser"]);
+    // The journal's time, to the microsecond.
+    let text = fixture("journald/journal-mariadb.json");
+    let line = text.lines().find(|l| l.contains(r#"localhost,3,0,CONNECT"#)).unwrap();
+    let at = line.find(r#""__REALTIME_TIMESTAMP":""#).unwrap() + 24;
+    let micros: i64 = line[at..at + 16].parse().unwrap();
+    assert_eq!(recs[0].timestamp(), jiff::Timestamp::from_microsecond(micros).unwrap());
+    assert_eq!(recs[0].extra_get("syslog_tag"), Some("mysql-server_auditing"));
+    // server_audit escaped the backslash the client sent; the record has it once.
+    assert!(recs.iter().any(|r| r.sqltext() == Some(r#"select "tab\there", 'x'"#)), "{:?}", recs.iter().map(|r| r.sqltext()).collect::<Vec<_>>());
+    assert_eq!(read("journald/journal-mariadb.json", Some(Format::JournaldMariaDb)), (outcome, foreign));
+}
+
 macro_rules! snap {
     ($name:ident, $rel:expr) => {
         #[test]
@@ -194,3 +236,4 @@ snap!(rsyslog_mariadb_traditional, "syslog/rsyslog-mariadb-traditional.log");
 snap!(rsyslog_mariadb_rfc5424, "syslog/rsyslog-mariadb-rfc5424.log");
 snap!(rsyslog_percona_json_fileformat, "syslog/rsyslog-percona-json-fileformat.log");
 snap!(rsyslog_percona_old_traditional, "syslog/rsyslog-percona-old-traditional.log");
+snap!(journal_mariadb, "journald/journal-mariadb.json");

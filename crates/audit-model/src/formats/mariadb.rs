@@ -190,16 +190,7 @@ impl FormatParser for MariaDbParser {
     }
 
     fn step(&mut self, buf: &[u8]) -> Step {
-        let Some(nl) = memchr(b'\n', buf) else { return Step::NeedMore };
-        let line = &buf[..nl];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            return Step::Skip(nl + 1);
-        }
-        match self.parse(line) {
-            Ok(record) => Step::Record { len: nl + 1, record },
-            Err(reason) => Step::Malformed { len: nl + 1, reason },
-        }
+        super::line_step(buf, |line| self.parse(line))
     }
 
     fn resync(&self, buf: &[u8]) -> Option<usize> {

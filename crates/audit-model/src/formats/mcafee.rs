@@ -15,19 +15,12 @@
 use memchr::memchr;
 
 use super::json::{int_text, Cursor, JVal};
-use crate::parser::{FormatParser, ParseOptions, Step};
+use crate::parser::{FormatParser, Step};
 use crate::record::{Field, Format, Kind, Record};
 
-#[derive(Debug)]
-pub(crate) struct McAfeeParser {
-    _opts: ParseOptions,
-}
-
-impl McAfeeParser {
-    pub(crate) fn new(opts: ParseOptions) -> Self {
-        McAfeeParser { _opts: opts }
-    }
-}
+/// Its timestamps are UTC instants: no option applies.
+#[derive(Debug, Default)]
+pub(crate) struct McAfeeParser;
 
 impl FormatParser for McAfeeParser {
     fn format(&self) -> Format {
@@ -35,16 +28,7 @@ impl FormatParser for McAfeeParser {
     }
 
     fn step(&mut self, buf: &[u8]) -> Step {
-        let Some(nl) = memchr(b'\n', buf) else { return Step::NeedMore };
-        let line = &buf[..nl];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            return Step::Skip(nl + 1);
-        }
-        match parse_record(line) {
-            Ok(record) => Step::Record { len: nl + 1, record },
-            Err(reason) => Step::Malformed { len: nl + 1, reason },
-        }
+        super::line_step(buf, parse_record)
     }
 
     fn resync(&self, buf: &[u8]) -> Option<usize> {

@@ -140,7 +140,7 @@ impl FormatParser for WrappedParser {
         if line.iter().all(u8::is_ascii_whitespace) {
             return Step::Skip(nl + 1);
         }
-        let env = match envelope(self.wrapper, line) {
+        let mut env = match envelope(self.wrapper, line) {
             Ok(env) => env,
             Err(reason) => return Step::Malformed { len: nl + 1, reason },
         };
@@ -148,7 +148,7 @@ impl FormatParser for WrappedParser {
             return Step::Foreign(nl + 1);
         }
         let mut len = nl + 1;
-        let mut message = env.message.clone();
+        let mut message = std::mem::take(&mut env.message);
         loop {
             match self.parse_message(&message, &env) {
                 Parsed::Record(record) => return Step::Record { len, record: *record },
