@@ -237,3 +237,12 @@ snap!(rsyslog_mariadb_rfc5424, "syslog/rsyslog-mariadb-rfc5424.log");
 snap!(rsyslog_percona_json_fileformat, "syslog/rsyslog-percona-json-fileformat.log");
 snap!(rsyslog_percona_old_traditional, "syslog/rsyslog-percona-old-traditional.log");
 snap!(journal_mariadb, "journald/journal-mariadb.json");
+
+#[test]
+fn the_wrong_format_given_reports_the_plugin_s_messages_instead_of_skipping_them() {
+    let (outcome, foreign) = read("syslog/rsyslog-mariadb-traditional.log", Some(Format::SyslogPerconaJson));
+    // The messages of the renamed ident look like no Percona JSON: other programs', with the four.
+    assert_eq!(foreign, 9);
+    assert!(records(&outcome).is_empty());
+    assert_eq!(errors(&outcome).len(), 25, "the messages of the default ident");
+}

@@ -192,8 +192,11 @@ fn default_ident(inner: Format) -> &'static str {
     }
 }
 
+/// A message of an audit plugin's default ident is audit data even when it is not of `inner` (the
+/// wrong format was given): reported as malformed, not skipped as another program's.
 fn is_audit(inner: Format, env: &Envelope) -> bool {
-    env.tag.as_deref() == Some(default_ident(inner)) || looks_like(inner, &env.message)
+    let idents = [default_ident(Format::MariaDb), default_ident(Format::PerconaJson)];
+    env.tag.as_deref().is_some_and(|t| idents.contains(&t)) || looks_like(inner, &env.message)
 }
 
 /// Whether a message looks like a record of `inner`.
