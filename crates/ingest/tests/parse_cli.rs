@@ -82,3 +82,18 @@ fn usage_and_io_errors_exit_2() {
     let out = bin().args(["parse", "--time-zone", "Mars/Olympus", "x"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_syslog_file_reads_its_audit_records_and_counts_the_other_programs_lines() {
+    let fixture = format!("{}/../audit-model/tests/fixtures/syslog/rsyslog-mariadb-fileformat.log", env!("CARGO_MANIFEST_DIR"));
+    for format in ["auto", "syslog+mariadb"] {
+        let out = bin().args(["parse", "--format", format, &fixture]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(stderr.contains("4 lines of other programs skipped"), "{stderr}");
+        let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 30);
+        assert!(lines.iter().all(|l| l["format"] == "syslog+mariadb"));
+        assert_eq!(lines.iter().filter(|l| l["failed_login"] == true).count(), 6);
+    }
+}
