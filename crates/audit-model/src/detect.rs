@@ -3,11 +3,23 @@
 //! Several formats share their first line (`<?xml ...?>`, `[`), so detection looks at the first record:
 //! `<AUDIT_RECORD>` (NEW) or `<AUDIT_RECORD` + space (OLD), then `RECORD_ID` (audit_log_filter) or
 //! `RECORD` (Percona); `{"audit_record"` (Percona JSON) or any other `{` / `[` (audit_log_filter JSON);
-//! a leading `"` (Percona CSV); `YYYYMMDD hh:mm:ss,` (MariaDB).
+//! a leading `"` (Percona CSV); `YYYYMMDD hh:mm:ss,` (MariaDB); `{"msg-type"` (mysql-audit).
+//! A syslog or journal line is classified by its message: the first audit message decides the
+//! wrapped format; other programs' lines before it are [`Detection::Foreign`].
 
 use memchr::memmem;
 
+use crate::formats::mariadb::is_syslog_message;
+use crate::formats::wrapped::{classify_line, LineKind};
 use crate::record::Format;
+
+/// Whether the first line decides: it may be a syslog line (a month name, an ISO date, `<PRI>`), a
+/// journal entry (`journalctl -o json` writes its fields in no fixed order, all upper-case or
+/// `_`-prefixed: `{"_HOSTNAME"`, `{"PRIORITY"`, `{"__CURSOR"`) or a server_audit line.
+fn line_decides(b: &[u8]) -> bool {
+    let journal_key = b.starts_with(b"{\"") && b.get(2).is_some_and(|c| *c == b'_' || c.is_ascii_uppercase());
+    b[0].is_ascii_alphanumeric() || (b.len() >= 2 && b[0] == b'<' && b[1].is_ascii_digit()) || journal_key
+}
 
 /// The outcome of [`detect`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +30,9 @@ pub enum Detection {
     NeedMore,
     /// No format this crate knows starts like this.
     Unknown,
+    /// The first `n` bytes are another program's line in a shared log (syslog, the journal): skip and
+    /// count them, and look at what follows.
+    Foreign(usize),
 }
 
 /// How many bytes detection looks at before it gives up.
@@ -30,6 +45,24 @@ pub fn detect(buf: &[u8]) -> Detection {
     let Some(start) = start else { return Detection::NeedMore };
     let b = &buf[start..];
     let need_more = if buf.len() >= DETECT_LIMIT { Detection::Unknown } else { Detection::NeedMore };
+    // Syslog and journal lines, and MariaDB lines (whatever their timestamp), are told by their line.
+    if line_decides(b) {
+        match memchr::memchr(b'\n', b) {
+            Some(nl) => {
+                let line = &b[..nl];
+                match classify_line(line) {
+                    Some(LineKind::Audit(f)) => return Detection::Format(f),
+                    Some(LineKind::Foreign) => return Detection::Foreign(buf.len() - b.len() + nl + 1),
+                    None => {}
+                }
+                if b[0].is_ascii_alphanumeric() && is_syslog_message(line) {
+                    return Detection::Format(Format::MariaDb);
+                }
+            }
+            None if buf.len() < DETECT_LIMIT => return Detection::NeedMore,
+            None => {}
+        }
+    }
     match b[0] {
         b'<' => {
             let Some(at) = memmem::find(b, b"<AUDIT_RECORD") else {
@@ -66,12 +99,13 @@ pub fn detect(buf: &[u8]) -> Detection {
         b'[' => Detection::Format(Format::FilterJson),
         b'{' => {
             let rest = b[1..].iter().position(|c| !c.is_ascii_whitespace()).map(|i| &b[1 + i..]);
+            // The first key tells: Percona's, mysql-audit's, a journal entry's, else audit_log_filter's.
+            let keys: [&[u8]; 3] = [b"\"audit_record\"", b"\"msg-type\"", b"\""];
             match rest {
                 None => need_more,
-                Some(r) if r.len() < b"\"audit_record\"".len() => {
-                    if b"\"audit_record\"".starts_with(r) { need_more } else { Detection::Format(Format::FilterJson) }
-                }
-                Some(r) if r.starts_with(b"\"audit_record\"") => Detection::Format(Format::PerconaJson),
+                Some(r) if r.starts_with(keys[0]) => Detection::Format(Format::PerconaJson),
+                Some(r) if r.starts_with(keys[1]) => Detection::Format(Format::McAfeeJson),
+                Some(r) if keys.iter().any(|k| k.starts_with(r)) => need_more,
                 Some(_) => Detection::Format(Format::FilterJson),
             }
         }
@@ -112,7 +146,8 @@ mod tests {
             (b"2026112", Detection::NeedMore),
             (b"", Detection::NeedMore),
             (b"  \n", Detection::NeedMore),
-            (b"hello world", Detection::Unknown),
+            (b"hello world\n", Detection::Unknown),
+            (b"hello world", Detection::NeedMore),
             (b"<", Detection::NeedMore),
             (b"<A", Detection::NeedMore),
             (b"<AUDIT_REC", Detection::NeedMore),

@@ -2,19 +2,30 @@
 //! record itself; the reader (and a follower) are adapters over it.
 
 use jiff::tz::TimeZone;
+use jiff::Timestamp;
 
 use crate::record::{Format, Record};
 
 /// Options every parser takes.
 #[derive(Debug, Clone)]
 pub struct ParseOptions {
-    /// The zone of timestamps written without one (MariaDB, audit_log_filter). Default UTC.
+    /// The zone of timestamps written without one (MariaDB, audit_log_filter, traditional syslog).
+    /// Default UTC.
     pub time_zone: TimeZone,
+    /// A time no record is later than (a file's modification time), for the year that traditional
+    /// syslog timestamps (`Dec  1 10:00:00`) leave out: the latest year that puts the line at most
+    /// two days after it. `None`: the current time when the line is read.
+    pub reference_time: Option<Timestamp>,
+    /// MariaDB's `server_audit_timestamp_format` when it is not the default, in MariaDB's `DATE_FORMAT`
+    /// syntax (`%Y-%m-%d %H:%i:%s`: `%i` minutes, `%s` seconds, `%M` month name, `%f` microseconds); a
+    /// format without `%i` is read as strftime. `None`: the default `YYYYMMDD hh:mm:ss` and the ISO
+    /// shapes (`2026-12-01 10:00:00`, `2026-12-01T10:00:00.5+01:00`) are recognised by themselves.
+    pub mariadb_timestamp_format: Option<String>,
 }
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        ParseOptions { time_zone: TimeZone::UTC }
+        ParseOptions { time_zone: TimeZone::UTC, reference_time: None, mariadb_timestamp_format: None }
     }
 }
 
@@ -36,6 +47,9 @@ pub enum Step {
         /// The record.
         record: Record,
     },
+    /// The first `len` bytes are another program's line in a shared log (syslog, the journal): not
+    /// audit data, skipped and counted ([`crate::RecordReader::foreign_lines`]), never an error.
+    Foreign(usize),
     /// The first `len` bytes are a record that cannot be parsed.
     Malformed {
         /// Bytes to skip.
@@ -71,6 +85,8 @@ pub fn parser_for(format: Format, opts: &ParseOptions) -> Box<dyn FormatParser> 
         }
         Format::PerconaCsv => Box::new(formats::csv::CsvParser::new(opts.clone())),
         Format::MariaDb => Box::new(formats::mariadb::MariaDbParser::new(opts.clone())),
+        Format::McAfeeJson => Box::new(formats::mcafee::McAfeeParser),
+        wrapped => Box::new(formats::wrapped::WrappedParser::new(wrapped, opts)),
     }
 }
 

@@ -73,7 +73,7 @@ impl Layout {
     pub(crate) fn of(kind: Kind) -> Layout {
         match kind {
             Kind::Startup | Kind::Shutdown => Layout::Start,
-            Kind::Connect | Kind::Disconnect | Kind::ChangeUser => Layout::Connection,
+            Kind::Connect | Kind::ProxyConnect | Kind::Disconnect | Kind::ChangeUser => Layout::Connection,
             _ => Layout::Statement,
         }
     }
@@ -91,7 +91,7 @@ impl Layout {
 /// (`name = 'Connect' AND status <> 0`) find every format's failed logins.
 pub(crate) fn percona_name(rec: &Record) -> &str {
     use crate::record::Format::*;
-    if matches!(rec.format(), PerconaOld | PerconaNew | PerconaJson | PerconaCsv) {
+    if matches!(rec.format().inner(), PerconaOld | PerconaNew | PerconaJson | PerconaCsv) {
         return rec.name();
     }
     match rec.kind() {

@@ -50,6 +50,17 @@ impl ReaderOptions {
         self.parse.time_zone = tz;
         self
     }
+    /// A time no record is later than (a file's modification time): the year of traditional syslog
+    /// timestamps, which have none, is taken from it. Default: the time each line is read.
+    pub fn reference_time(mut self, at: jiff::Timestamp) -> Self {
+        self.parse.reference_time = Some(at);
+        self
+    }
+    /// MariaDB's `server_audit_timestamp_format`, when it is not the default.
+    pub fn mariadb_timestamp_format(mut self, format: impl Into<String>) -> Self {
+        self.parse.mariadb_timestamp_format = Some(format.into());
+        self
+    }
     /// All parse options at once.
     pub fn parse_options(mut self, parse: ParseOptions) -> Self {
         self.parse = parse;
@@ -110,6 +121,8 @@ pub struct RecordReader<R> {
     /// Skipping a record larger than the limit whose end is not in the buffer yet: the error to report
     /// once the next record start is found.
     skipping: Option<MalformedRecord>,
+    /// Other programs' lines skipped in a shared log (syslog, the journal).
+    foreign: u64,
 }
 
 impl<R: BufRead> RecordReader<R> {
@@ -127,6 +140,7 @@ impl<R: BufRead> RecordReader<R> {
             line: 1,
             want: 0,
             skipping: None,
+            foreign: 0,
         }
     }
 
@@ -139,6 +153,12 @@ impl<R: BufRead> RecordReader<R> {
     /// resumes.
     pub fn complete_offset(&self) -> u64 {
         self.offset
+    }
+
+    /// How many lines of other programs a shared log (syslog, the journal) held so far: skipped, as they
+    /// are not audit records, and counted here rather than reported as errors.
+    pub fn foreign_lines(&self) -> u64 {
+        self.foreign
     }
 
     /// Bytes read but not yet part of a complete record (an incomplete last record at the end).
@@ -226,6 +246,11 @@ impl<R: BufRead> RecordReader<R> {
                 if self.parser.is_none() {
                     match detect(&self.buf[self.pos..self.end]) {
                         Detection::Format(f) => self.parser = Some(parser_for(f, &self.opts.parse)),
+                        Detection::Foreign(n) => {
+                            self.advance(n.clamp(1, avail));
+                            self.foreign += 1;
+                            continue;
+                        }
                         Detection::Unknown => {
                             // Skip a line (a content-defined unit, so the outcome does not depend on
                             // buffering) and try again on the next: a log may start with a stray line.
@@ -261,6 +286,11 @@ impl<R: BufRead> RecordReader<R> {
                     match parser.step(&self.buf[self.pos..self.end]) {
                         Step::Skip(n) => {
                             self.advance(n.clamp(1, avail));
+                            continue;
+                        }
+                        Step::Foreign(n) => {
+                            self.advance(n.clamp(1, avail));
+                            self.foreign += 1;
                             continue;
                         }
                         // Over the limit is over the limit whether the end was in the buffer or not: the

@@ -5,77 +5,7 @@ use std::ops::Range;
 
 use jiff::Timestamp;
 
-/// The audit-log format a record was read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Format {
-    /// Percona audit_log, `audit_log_format=OLD`: XML, one attribute a line.
-    PerconaOld,
-    /// Percona audit_log, `audit_log_format=NEW`: XML, one element a field.
-    PerconaNew,
-    /// Percona audit_log, `audit_log_format=JSON`: one `{"audit_record":{...}}` object a line.
-    PerconaJson,
-    /// Percona audit_log, `audit_log_format=CSV`.
-    PerconaCsv,
-    /// audit_log_filter / MySQL Enterprise Audit, NEW XML (elements).
-    FilterXmlNew,
-    /// audit_log_filter / MySQL Enterprise Audit, OLD XML (attributes).
-    FilterXmlOld,
-    /// audit_log_filter / MySQL Enterprise Audit JSON: a (possibly pretty-printed) array, or JSONL.
-    FilterJson,
-    /// MariaDB server_audit plugin, file output.
-    MariaDb,
-}
-
-impl Format {
-    /// Every format, in a stable order.
-    pub const ALL: [Format; 8] = [
-        Format::PerconaOld,
-        Format::PerconaNew,
-        Format::PerconaJson,
-        Format::PerconaCsv,
-        Format::FilterXmlNew,
-        Format::FilterXmlOld,
-        Format::FilterJson,
-        Format::MariaDb,
-    ];
-
-    /// The name used on command lines and in output, e.g. `percona-json`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::PerconaOld => "percona-old",
-            Format::PerconaNew => "percona-new",
-            Format::PerconaJson => "percona-json",
-            Format::PerconaCsv => "percona-csv",
-            Format::FilterXmlNew => "filter-xml-new",
-            Format::FilterXmlOld => "filter-xml-old",
-            Format::FilterJson => "filter-json",
-            Format::MariaDb => "mariadb",
-        }
-    }
-
-    /// Whether the format writes timestamps without a zone, in the server's local time
-    /// (so the reader's configured time zone applies).
-    pub fn may_be_local_time(self) -> bool {
-        matches!(self, Format::FilterXmlNew | Format::FilterXmlOld | Format::FilterJson | Format::MariaDb)
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Format::ALL.into_iter().find(|f| f.name() == s).ok_or_else(|| {
-            let names: Vec<_> = Format::ALL.iter().map(|f| f.name()).collect();
-            format!("unknown format {s:?} (expected one of: {})", names.join(", "))
-        })
-    }
-}
+pub use crate::format::{Format, Wrapper};
 
 /// What a record is about, the same across formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -86,6 +16,9 @@ pub enum Kind {
     Shutdown,
     /// A login, successful or failed (`Connect`, `connect`, `CONNECT`, `FAILED_CONNECT`).
     Connect,
+    /// A proxied login: MariaDB's `PROXY_CONNECT`, written after the `CONNECT` of a login through a
+    /// proxy account; the proxied account is in `priv_user`. Not a second login.
+    ProxyConnect,
     /// A session ended (`Quit`, `disconnect`, `DISCONNECT`).
     Disconnect,
     /// `COM_CHANGE_USER` (`Change user`, `change_user`, `CHANGEUSER`).
@@ -99,12 +32,26 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in a stable order.
+    pub const ALL: [Kind; 9] = [
+        Kind::Startup,
+        Kind::Shutdown,
+        Kind::Connect,
+        Kind::ProxyConnect,
+        Kind::Disconnect,
+        Kind::ChangeUser,
+        Kind::Query,
+        Kind::TableAccess,
+        Kind::Other,
+    ];
+
     /// The lower-case name stored in the table's `kind` column.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Startup => "startup",
             Kind::Shutdown => "shutdown",
             Kind::Connect => "connect",
+            Kind::ProxyConnect => "proxy_connect",
             Kind::Disconnect => "disconnect",
             Kind::ChangeUser => "change_user",
             Kind::Query => "query",
@@ -347,9 +294,10 @@ impl Record {
 
     /// The question the checks ask: is this a login that failed? True for a connect record whose status
     /// is not 0 (Percona `Connect` with STATUS != 0, filter `connect` with a non-zero status, MariaDB
-    /// `FAILED_CONNECT`), in every format.
+    /// `FAILED_CONNECT`, mysql-audit's `Failed Login`), in every format.
     pub fn is_failed_login(&self) -> bool {
-        self.kind == Kind::Connect && self.status.is_some_and(|s| s != 0)
+        // mysql-audit names its failed logins; the status it adds is the error number, never 0.
+        self.kind == Kind::Connect && (self.status.is_some_and(|s| s != 0) || self.format == Format::McAfeeJson && self.name() == "Failed Login")
     }
 
     /// The normalized kind of a record name, as the formats write them.
@@ -357,7 +305,8 @@ impl Record {
         match name {
             "Audit" | "startup" | "Startup" => Kind::Startup,
             "NoAudit" | "shutdown" | "Shutdown" => Kind::Shutdown,
-            "Connect" | "connect" | "CONNECT" | "FAILED_CONNECT" | "PROXY_CONNECT" => Kind::Connect,
+            "Connect" | "connect" | "CONNECT" | "FAILED_CONNECT" | "Failed Login" => Kind::Connect,
+            "PROXY_CONNECT" => Kind::ProxyConnect,
             "Quit" | "disconnect" | "Disconnect" | "DISCONNECT" => Kind::Disconnect,
             "Change user" | "change_user" | "CHANGEUSER" => Kind::ChangeUser,
             "TableRead" | "TableInsert" | "TableUpdate" | "TableDelete" | "READ" | "WRITE" | "CREATE"

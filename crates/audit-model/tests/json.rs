@@ -260,3 +260,16 @@ fn regression_unknown_format_outcome_does_not_depend_on_buffering() {
     assert_eq!(errors(&out)[0].len, 13);
     assert_eq!(records(&out).len(), 1);
 }
+
+#[test]
+fn audit_class_events_other_than_startup_and_shutdown_are_not_startups() {
+    let rec = |event: &str| format!("{{\"timestamp\": \"2026-12-01 10:00:00\", \"id\": 0, \"class\": \"audit\"{event}, \"connection_id\": 0}},\n");
+    let input = format!("[\n{}{}{}{}", rec(", \"event\": \"startup\""), rec(""), rec(", \"event\": \"status\""), rec(", \"event\": \"shutdown\""));
+    let recs: Vec<_> = audit_model::RecordReader::new(input.as_bytes(), audit_model::ReaderOptions::new()).map(|r| r.unwrap()).collect();
+    let kinds: Vec<_> = recs.iter().map(|r| (r.name().to_string(), r.kind())).collect();
+    use audit_model::Kind::*;
+    assert_eq!(
+        kinds,
+        [("startup".to_string(), Startup), ("audit".to_string(), Startup), ("status".to_string(), Other), ("shutdown".to_string(), Shutdown)]
+    );
+}

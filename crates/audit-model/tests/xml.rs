@@ -290,7 +290,7 @@ fn filter_new_doc_example() {
     assert!(q.extra().is_empty());
     assert_eq!(out.1, input.len() as u64);
     // Percona's component writes local time: the configured zone applies.
-    let berlin = ParseOptions { time_zone: jiff::tz::TimeZone::get("Europe/Berlin").unwrap() };
+    let berlin = ParseOptions { time_zone: jiff::tz::TimeZone::get("Europe/Berlin").unwrap(), ..ParseOptions::default() };
     let (items, _) = parse_all(Format::FilterXmlNew, &berlin, input.as_bytes());
     assert_eq!(items[0].as_ref().unwrap().timestamp(), ts("2023-03-29T09:11:43Z"));
 }

@@ -84,7 +84,8 @@ pub fn upgrade_statements(names: &TableNames, from: u32, server: &ServerName) ->
     }
 }
 
-/// Version 1 had `id BIGINT AUTO_INCREMENT` keys (which collide between servers) and no server column.
+/// Version 1 had `id BIGINT AUTO_INCREMENT` keys (which collide between servers), no server column,
+/// and a `format` column too narrow for wrapped formats (`journald+percona-json`).
 fn from_v1(names: &TableNames, server: &ServerName) -> Vec<String> {
     let (data, ck, dead) = (names.data(), names.checkpoint(), names.dead_letter());
     let server_col = |after: &str| format!("ADD COLUMN server VARCHAR(64) NOT NULL DEFAULT {} COMMENT 'the audited server' {after}", server.literal());
@@ -92,6 +93,8 @@ fn from_v1(names: &TableNames, server: &ServerName) -> Vec<String> {
         format!(
             "ALTER TABLE {data} DROP PRIMARY KEY, DROP COLUMN id, DROP INDEX record_identity, {}, \
              ADD COLUMN log_server_id INT UNSIGNED NULL COMMENT 'server_id the log itself states (its last startup record), if any' AFTER format, \
+             MODIFY COLUMN format VARCHAR(32) NOT NULL COMMENT 'audit-log format of the source file (syslog+percona-json, ...)', \
+             MODIFY COLUMN kind VARCHAR(16) NOT NULL COMMENT 'startup, shutdown, connect, proxy_connect, disconnect, change_user, query, table_access, other', \
              ADD PRIMARY KEY (server, file_id, file_offset)",
             server_col("FIRST")
         ),

@@ -381,7 +381,7 @@ fn prepare(db: Db, read: &ReadArgs, path: &std::path::Path) -> Result<Prepared> 
         .kinds
         .iter()
         .map(|k| {
-            [Kind::Startup, Kind::Shutdown, Kind::Connect, Kind::Disconnect, Kind::ChangeUser, Kind::Query, Kind::TableAccess, Kind::Other]
+            Kind::ALL
                 .into_iter()
                 .find(|x| x.name() == k)
                 .with_context(|| format!("unknown kind {k:?}"))

@@ -18,11 +18,17 @@ use jiff::tz::TimeZone;
 /// Exit status: 0 when every record parsed, 1 when some were malformed or the input ends in an
 /// incomplete record, 2 for usage or I/O errors.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  audit-ingest parse /var/lib/mysql/audit.log\n  audit-ingest parse --format mariadb --time-zone Europe/Berlin server_audit.log.1 server_audit.log\n  tail -c 1000000 audit.log | audit-ingest parse --format percona-json -")]
+#[command(after_help = "Examples:\n  audit-ingest parse /var/lib/mysql/audit.log\n  audit-ingest parse --format mariadb --time-zone Europe/Berlin server_audit.log.1 server_audit.log\n  audit-ingest parse --format syslog+mariadb --time-zone system /var/log/syslog\n  journalctl -o json -t percona-audit | audit-ingest parse --format journald+percona-json -\n  tail -c 1000000 audit.log | audit-ingest parse --format percona-json -")]
 pub struct ParseArgs {
-    /// The format, or `auto` to recognise it from each file's first record.
+    /// The format, or `auto` to recognise it from each file's first record. A format carried by a log
+    /// daemon joins the wrapper and the format: syslog+mariadb, syslog+percona-json, journald+mariadb
+    /// (`journalctl -o json` output), ...; other programs' lines are skipped and counted.
     #[arg(long, default_value = "auto", value_parser = parse_format)]
     format: FormatArg,
+    /// MariaDB's server_audit_timestamp_format when it is not the default, in MariaDB's syntax
+    /// (e.g. `%Y-%m-%d %H:%i:%s`); a format without `%i` is read as strftime.
+    #[arg(long)]
+    mariadb_timestamp_format: Option<String>,
     /// The time zone of timestamps written without one (MariaDB server_audit, audit_log_filter):
     /// an IANA name such as Europe/Berlin, UTC, or `system` for this machine's zone.
     #[arg(long, default_value = "UTC", value_parser = parse_tz)]
@@ -41,6 +47,12 @@ fn parse_format(s: &str) -> Result<FormatArg, String> {
     } else {
         s.parse().map(|f| FormatArg(Some(f)))
     }
+}
+
+/// The latest a record in `path` can be: the year of traditional syslog timestamps comes from it.
+fn reference_time(path: &std::path::Path) -> Option<jiff::Timestamp> {
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
+    jiff::Timestamp::try_from(modified).ok()
 }
 
 fn parse_tz(s: &str) -> Result<TimeZone, String> {
@@ -73,11 +85,11 @@ pub fn run(args: &ParseArgs) -> ExitCode {
     for path in &args.files {
         let name = path.display().to_string();
         let result = if name == "-" {
-            parse_one(BufReader::with_capacity(256 << 10, io::stdin().lock()), &name, args, &mut out, &mut tally)
+            parse_one(BufReader::with_capacity(256 << 10, io::stdin().lock()), &name, None, args, &mut out, &mut tally)
         } else {
             // Compressed files (`audit.log.1.gz`) are decompressed here; offsets are in the decoded bytes.
             match ingest::decode::open_decoded(path) {
-                Ok(f) => parse_one(BufReader::with_capacity(256 << 10, f), &name, args, &mut out, &mut tally),
+                Ok(f) => parse_one(BufReader::with_capacity(256 << 10, f), &name, reference_time(path), args, &mut out, &mut tally),
                 Err(e) => {
                     eprintln!("{name}: cannot open: {e}");
                     tally.io_error = true;
@@ -109,8 +121,21 @@ pub fn run(args: &ParseArgs) -> ExitCode {
 }
 
 /// Parses one input; `Err` only for failures to write the output.
-fn parse_one<R: io::BufRead>(input: R, name: &str, args: &ParseArgs, out: &mut impl Write, tally: &mut Tally) -> io::Result<()> {
-    let opts = ReaderOptions::new().format_opt(args.format.0).time_zone(args.time_zone.clone());
+fn parse_one<R: io::BufRead>(
+    input: R,
+    name: &str,
+    reference: Option<jiff::Timestamp>,
+    args: &ParseArgs,
+    out: &mut impl Write,
+    tally: &mut Tally,
+) -> io::Result<()> {
+    let mut opts = ReaderOptions::new().format_opt(args.format.0).time_zone(args.time_zone.clone());
+    if let Some(at) = reference {
+        opts = opts.reference_time(at);
+    }
+    if let Some(f) = &args.mariadb_timestamp_format {
+        opts = opts.mariadb_timestamp_format(f.clone());
+    }
     let mut reader = RecordReader::new(input, opts);
     for item in reader.by_ref() {
         match item {
@@ -133,6 +158,9 @@ fn parse_one<R: io::BufRead>(input: R, name: &str, args: &ParseArgs, out: &mut i
                 eprintln!("{name}:{}: {e}", e.position().map_or(0, |p| p.byte));
             }
         }
+    }
+    if reader.foreign_lines() > 0 {
+        eprintln!("{name}: {} lines of other programs skipped (not audit records)", reader.foreign_lines());
     }
     if reader.pending() > 0 {
         tally.malformed = true;

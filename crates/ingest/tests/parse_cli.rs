@@ -99,3 +99,18 @@ fn parses_a_gzip_file_like_the_plain_one() {
     assert_eq!(strip(&got.stdout, gz.to_str().unwrap()), strip(&want.stdout, plain.to_str().unwrap()));
     assert_eq!(String::from_utf8_lossy(&want.stdout).lines().count(), 8);
 }
+
+#[test]
+fn a_syslog_file_reads_its_audit_records_and_counts_the_other_programs_lines() {
+    let fixture = format!("{}/../audit-model/tests/fixtures/syslog/rsyslog-mariadb-fileformat.log", env!("CARGO_MANIFEST_DIR"));
+    for format in ["auto", "syslog+mariadb"] {
+        let out = bin().args(["parse", "--format", format, &fixture]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(stderr.contains("4 lines of other programs skipped"), "{stderr}");
+        let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 30);
+        assert!(lines.iter().all(|l| l["format"] == "syslog+mariadb"));
+        assert_eq!(lines.iter().filter(|l| l["failed_login"] == true).count(), 6);
+    }
+}

@@ -167,9 +167,11 @@ pub(crate) fn parse_record(bytes: &[u8], opts: &ParseOptions) -> Result<Record, 
 
 fn kind_of(class: &str, event: Option<&str>) -> Kind {
     match (class, event) {
-        ("audit", Some("shutdown")) => Kind::Shutdown,
+        ("audit", Some("shutdown" | "noaudit")) => Kind::Shutdown,
         // Percona's component writes a class-only `audit` record when it opens a file.
-        ("audit", _) => Kind::Startup,
+        ("audit", Some("startup") | None) => Kind::Startup,
+        // Other events of the class are not the server starting: keep their own name, kind other.
+        ("audit", Some(_)) => Kind::Other,
         ("connection", Some("connect")) => Kind::Connect,
         ("connection", Some("change_user")) => Kind::ChangeUser,
         ("connection", Some("disconnect")) => Kind::Disconnect,

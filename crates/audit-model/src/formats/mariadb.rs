@@ -9,16 +9,20 @@
 //! text is the quoted string right before it (its opening quote found by an escape-aware scan) and the
 //! database is what precedes that.
 //!
-//! Mapping: serverhost, the port of a 12.0.1+ `host:port`, queryid and (table or connection events)
-//! the object go to [`Record::extra`] as `serverhost`, `port`, `query_id`, `object`.
+//! Mapping: serverhost, the port of a 12.0.1+ `host:port` (`unavailable` for a Unix socket), queryid
+//! and (table or connection events) the object go to [`Record::extra`] as `serverhost`, `port`,
+//! `query_id`, `object`. `PROXY_CONNECT` (kind `proxy_connect`) names the proxied account
+//! `` `user`@`host` `` in its object: its user goes to `priv_user`, its host to `priv_host`.
+//!
+//! The timestamp is `server_audit_timestamp_format` (MariaDB 11.x/12.x; see
+//! [`super::mariadb_time`]); with syslog output there is none, and the syslog line's is used.
 
 use super::num::{parse_i64, parse_u64};
-use jiff::Timestamp;
-use memchr::{memchr, memchr_iter, memrchr};
+use memchr::{memchr, memchr_iter, memmem, memrchr};
 
+use super::mariadb_time::LineClock;
 use crate::parser::{FormatParser, ParseOptions, Step};
-use crate::record::{Field, Format, Kind, Record};
-use crate::time::parse_timestamp;
+use crate::record::{Field, Format, Kind, Record, RecordBuilder};
 
 const OPERATIONS: [&[u8]; 12] = [
     b"CONNECT",
@@ -35,124 +39,149 @@ const OPERATIONS: [&[u8]; 12] = [
     b"RENAME",
 ];
 
-/// `YYYYMMDD HH:MM:SS`.
-const TS_LEN: usize = 17;
-
 #[derive(Debug)]
 pub(crate) struct MariaDbParser {
     opts: ParseOptions,
-    /// The last timestamp parsed (lines share seconds; a zone lookup is not free).
-    last_ts: Option<([u8; TS_LEN], Timestamp)>,
+    clock: LineClock,
 }
 
 impl MariaDbParser {
     pub(crate) fn new(opts: ParseOptions) -> Self {
-        MariaDbParser { opts, last_ts: None }
-    }
-
-    fn timestamp(&mut self, text: &[u8]) -> Result<Timestamp, String> {
-        let Ok(key) = <[u8; TS_LEN]>::try_from(text) else { return Err("no timestamp".into()) };
-        if let Some((k, ts)) = &self.last_ts {
-            if *k == key {
-                return Ok(*ts);
-            }
-        }
-        let s = std::str::from_utf8(text).map_err(|_| format!("invalid timestamp {:?}", String::from_utf8_lossy(text)))?;
-        let ts = parse_timestamp(s, &self.opts.time_zone)?;
-        self.last_ts = Some((key, ts));
-        Ok(ts)
+        let clock = LineClock::new(&opts);
+        MariaDbParser { opts, clock }
     }
 
     fn parse(&mut self, line: &[u8]) -> Result<Record, String> {
-        if line.len() <= TS_LEN || line[TS_LEN] != b',' || line[8] != b' ' {
-            return Err(format!("not a server_audit line: no `YYYYMMDD HH:MM:SS,` timestamp at the start of {:?}", clip(line)));
-        }
-        let ts = self.timestamp(&line[..TS_LEN])?;
+        let (ts, ts_len) = self.clock.leading(line, &self.opts.time_zone).map_err(|e| format!("not a server_audit line: {e} in {:?}", clip(line)))?;
         // Validate the line's UTF-8 once; fields then are plain slices of it.
         let l = Line { raw: line, valid: std::str::from_utf8(line).ok() };
-        let rest = &line[TS_LEN + 1..];
-        let Some(anchor) = find_anchor(rest) else {
-            return Err(format!(
-                "not a server_audit line: no `,connectionid,queryid,OPERATION,` run in {:?}",
-                clip(line)
-            ));
-        };
-        // serverhost,username,host
-        let who = &rest[..anchor.comma];
-        let (Some(first), Some(last)) = (memchr(b',', who), memrchr(b',', who)) else {
-            return Err(format!("expected serverhost,username,host before the connection id in {:?}", clip(line)));
-        };
-        if first == last {
-            return Err(format!("expected serverhost,username,host before the connection id in {:?}", clip(line)));
-        }
-        let serverhost = &who[..first];
-        let user = &who[first + 1..last];
-        let host_port = &who[last + 1..];
-        let (host, port) = split_port(host_port);
-
-        let conn = &rest[anchor.comma + 1..anchor.conn_end];
-        let connection_id = parse_u64(conn).ok_or_else(|| format!("connection id {:?} out of range", l.text(conn)))?;
-        let query_id = &rest[anchor.conn_end + 1..anchor.query_end];
-        let op = &rest[anchor.op_start..anchor.op_end];
-        let tail = &rest[anchor.op_end + 1..];
-
-        // database,object,retcode
-        let Some(rc_comma) = memrchr(b',', tail) else {
-            return Err(format!("expected database,object,retcode after {} in {:?}", l.text(op), clip(line)));
-        };
-        let retcode = &tail[rc_comma + 1..];
-        let status = if retcode.is_empty() {
-            None
-        } else {
-            Some(parse_i64(retcode).ok_or_else(|| format!("invalid retcode {:?}", l.text(retcode)))?)
-        };
-        let mid = &tail[..rc_comma];
-        let is_query = op == b"QUERY";
-        let (db, object, quoted) = match quoted_object(mid).filter(|_| is_query) {
-            Some((open, close)) => (&mid[..open - 1], &mid[open + 1..close], true),
-            None => {
-                let Some(c) = memrchr(b',', mid) else {
-                    return Err(format!("expected database,object,retcode after {} in {:?}", l.text(op), clip(line)));
-                };
-                (&mid[..c], &mid[c + 1..], false)
-            }
-        };
-
-        let name = l.text(op);
-        let kind = Record::classify(&name);
-        let mut b = Record::builder(Format::MariaDb);
-        let _ = b.set_with(Field::Name, |s| {
-            s.reserve(line.len());
-            s.push_str(&name);
-            Ok::<(), ()>(())
-        });
-        b.set(Field::TimestampText, &l.text(&line[..TS_LEN]))
-            .set(Field::User, &l.text(user))
-            .set(Field::Host, &l.text(host))
-            .set(Field::Db, &l.text(db))
-            .timestamp(ts)
-            .connection_id(Some(connection_id))
-            .status(status)
-            .kind(kind);
-        b.extra("serverhost", l.text(serverhost));
-        if let Some(port) = port {
-            b.extra("port", l.text(port));
-        }
-        b.extra("query_id", l.text(query_id));
-        if is_query {
-            let _ = b.set_with(Field::SqlText, |s| {
-                if quoted {
-                    unescape_into(object, s);
-                } else {
-                    s.push_str(&l.text(object));
-                }
-                Ok::<(), ()>(())
-            });
-        } else if kind == Kind::TableAccess || !object.is_empty() {
-            b.extra("object", l.text(object));
-        }
+        let mut b = fields(&line[ts_len + 1..], &l, Format::MariaDb, false)?;
+        b.set(Field::TimestampText, &l.text(&line[..ts_len])).timestamp(ts);
         Ok(b.build())
     }
+}
+
+/// Whether a syslog message is a server_audit record: `[info ]serverhost,user,host,` then the
+/// `,connectionid,queryid,OPERATION,` run with an operation the plugin writes.
+pub(crate) fn is_syslog_message(msg: &[u8]) -> bool {
+    find_anchor(msg).is_some_and(|a| OPERATIONS.contains(&&msg[a.op_start..a.op_end]))
+}
+
+/// A server_audit record sent to syslog: `syslog_info serverhost,username,host,connectionid,...`
+/// (`server_audit_syslog_info` and a space first; no timestamp, the syslog line has it). The record's
+/// format is `format`; the caller sets the timestamp.
+pub(crate) fn parse_syslog_message(msg: &[u8], format: Format) -> Result<RecordBuilder, String> {
+    let l = Line { raw: msg, valid: std::str::from_utf8(msg).ok() };
+    fields(msg, &l, format, true)
+}
+
+/// Everything after the timestamp: `serverhost,username,host,connectionid,queryid,operation,database,
+/// object,retcode`. With `syslog_info`, the serverhost may follow `server_audit_syslog_info` and a
+/// space.
+fn fields(rest: &[u8], l: &Line<'_>, format: Format, syslog_info: bool) -> Result<RecordBuilder, String> {
+    let line = l.raw;
+    let Some(anchor) = find_anchor(rest) else {
+        return Err(format!("not a server_audit line: no `,connectionid,queryid,OPERATION,` run in {:?}", clip(line)));
+    };
+    // serverhost,username,host
+    let who = &rest[..anchor.comma];
+    let (Some(first), Some(last)) = (memchr(b',', who), memrchr(b',', who)) else {
+        return Err(format!("expected serverhost,username,host before the connection id in {:?}", clip(line)));
+    };
+    if first == last {
+        return Err(format!("expected serverhost,username,host before the connection id in {:?}", clip(line)));
+    }
+    let mut serverhost = &who[..first];
+    let mut info = None;
+    if syslog_info {
+        let trimmed = &serverhost[serverhost.iter().take_while(|c| **c == b' ').count()..];
+        serverhost = trimmed;
+        if let Some(sp) = memrchr(b' ', trimmed) {
+            info = Some(&trimmed[..sp]);
+            serverhost = &trimmed[sp + 1..];
+        }
+    }
+    let user = &who[first + 1..last];
+    let host_port = &who[last + 1..];
+    let (host, port) = split_port(host_port);
+
+    let conn = &rest[anchor.comma + 1..anchor.conn_end];
+    let connection_id = parse_u64(conn).ok_or_else(|| format!("connection id {:?} out of range", l.text(conn)))?;
+    let query_id = &rest[anchor.conn_end + 1..anchor.query_end];
+    let op = &rest[anchor.op_start..anchor.op_end];
+    let tail = &rest[anchor.op_end + 1..];
+
+    // database,object,retcode
+    let Some(rc_comma) = memrchr(b',', tail) else {
+        return Err(format!("expected database,object,retcode after {} in {:?}", l.text(op), clip(line)));
+    };
+    let retcode = &tail[rc_comma + 1..];
+    let status = if retcode.is_empty() {
+        None
+    } else {
+        Some(parse_i64(retcode).ok_or_else(|| format!("invalid retcode {:?}", l.text(retcode)))?)
+    };
+    let mid = &tail[..rc_comma];
+    let is_query = op == b"QUERY";
+    let (db, object, quoted) = match quoted_object(mid).filter(|_| is_query) {
+        Some((open, close)) => (&mid[..open - 1], &mid[open + 1..close], true),
+        None => {
+            let Some(c) = memrchr(b',', mid) else {
+                return Err(format!("expected database,object,retcode after {} in {:?}", l.text(op), clip(line)));
+            };
+            (&mid[..c], &mid[c + 1..], false)
+        }
+    };
+
+    let name = l.text(op);
+    let kind = Record::classify(&name);
+    let mut b = Record::builder(format);
+    let _ = b.set_with(Field::Name, |s| {
+        s.reserve(line.len());
+        s.push_str(&name);
+        Ok::<(), ()>(())
+    });
+    b.set(Field::User, &l.text(user))
+        .set(Field::Host, &l.text(host))
+        .set(Field::Db, &l.text(db))
+        .connection_id(Some(connection_id))
+        .status(status)
+        .kind(kind);
+    if let Some(info) = info {
+        b.extra("syslog_info", l.text(info));
+    }
+    b.extra("serverhost", l.text(serverhost));
+    if let Some(port) = port {
+        b.extra("port", l.text(port));
+    }
+    b.extra("query_id", l.text(query_id));
+    if is_query {
+        let _ = b.set_with(Field::SqlText, |s| {
+            if quoted {
+                unescape_into(object, s);
+            } else {
+                s.push_str(&l.text(object));
+            }
+            Ok::<(), ()>(())
+        });
+    } else if kind == Kind::ProxyConnect {
+        // `proxied_user`@`proxied_host`: the account whose privileges the session has.
+        if let Some((user, host)) = proxied_account(object) {
+            b.set(Field::PrivUser, &l.text(user));
+            b.extra("priv_host", l.text(host));
+        }
+        b.extra("object", l.text(object));
+    } else if kind == Kind::TableAccess || !object.is_empty() {
+        b.extra("object", l.text(object));
+    }
+    Ok(b)
+}
+
+/// `` `user`@`host` `` into user and host.
+fn proxied_account(object: &[u8]) -> Option<(&[u8], &[u8])> {
+    let inner = object.strip_prefix(b"`")?.strip_suffix(b"`")?;
+    let at = memmem::find(inner, b"`@`")?;
+    Some((&inner[..at], &inner[at + 3..]))
 }
 
 impl FormatParser for MariaDbParser {
@@ -161,16 +190,7 @@ impl FormatParser for MariaDbParser {
     }
 
     fn step(&mut self, buf: &[u8]) -> Step {
-        let Some(nl) = memchr(b'\n', buf) else { return Step::NeedMore };
-        let line = &buf[..nl];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            return Step::Skip(nl + 1);
-        }
-        match self.parse(line) {
-            Ok(record) => Step::Record { len: nl + 1, record },
-            Err(reason) => Step::Malformed { len: nl + 1, reason },
-        }
+        super::line_step(buf, |line| self.parse(line))
     }
 
     fn resync(&self, buf: &[u8]) -> Option<usize> {
@@ -276,9 +296,13 @@ fn push_lossy(b: &[u8], out: &mut String) {
 
 /// `host:port` (MariaDB 12.0.1+) into host and port. An IPv6 address without brackets keeps its last
 /// group unless that cannot be a hex group (five digits); `[addr]:port` loses the brackets' port.
+/// A Unix-socket login has the port `unavailable` (`localhost:unavailable`).
 fn split_port(hp: &[u8]) -> (&[u8], Option<&[u8]>) {
     let Some(c) = memrchr(b':', hp) else { return (hp, None) };
     let (host, port) = (&hp[..c], &hp[c + 1..]);
+    if port == b"unavailable" && !host.is_empty() {
+        return (host, Some(port));
+    }
     let is_port = !port.is_empty() && port.len() <= 5 && port.iter().all(u8::is_ascii_digit) && parse_u64(port).is_some_and(|p| p <= 65535);
     if !is_port || host.is_empty() {
         return (hp, None);

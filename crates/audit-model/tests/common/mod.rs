@@ -39,7 +39,12 @@ impl BufRead for OneByte<'_> {
 pub type Outcome = (Vec<Result<Record, MalformedRecord>>, u64);
 
 pub fn read_with<R: BufRead>(rdr: R, format: Option<Format>) -> Outcome {
-    let mut reader = RecordReader::new(rdr, ReaderOptions::new().format_opt(format));
+    read_opts(rdr, &ReaderOptions::new().format_opt(format)).0
+}
+
+/// Everything a reader with `opts` yields, and how many lines of other programs it skipped.
+fn read_opts<R: BufRead>(rdr: R, opts: &ReaderOptions) -> (Outcome, u64) {
+    let mut reader = RecordReader::new(rdr, opts.clone());
     let mut out = Vec::new();
     for item in reader.by_ref() {
         match item {
@@ -48,7 +53,7 @@ pub fn read_with<R: BufRead>(rdr: R, format: Option<Format>) -> Outcome {
             Err(e) => panic!("unexpected error {e}"),
         }
     }
-    (out, reader.complete_offset())
+    ((out, reader.complete_offset()), reader.foreign_lines())
 }
 
 /// Reads `input` whole and one byte at a time, checks both agree, returns the outcome.
@@ -57,6 +62,35 @@ pub fn read_both_ways(input: &[u8], format: Option<Format>) -> Outcome {
     let bytewise = read_with(OneByte(input), format);
     assert_eq!(whole, bytewise, "reading one byte at a time differs from reading at once");
     whole
+}
+
+/// Reads `input` with `opts` whole and one byte at a time, checks both agree (records, errors and the
+/// count of other programs' lines), returns the outcome and that count.
+pub fn read_both_ways_with(input: &[u8], opts: &ReaderOptions) -> (Outcome, u64) {
+    let whole = read_opts(input, opts);
+    let bytewise = read_opts(OneByte(input), opts);
+    assert_eq!(whole, bytewise, "reading one byte at a time differs from reading at once");
+    whole
+}
+
+/// A fixture of this crate, as text.
+pub fn fixture(rel: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// Records and errors as `audit-ingest parse` would print them, one a line, for snapshots.
+pub fn normalized(outcome: &Outcome, foreign: u64) -> String {
+    let mut out = String::new();
+    for item in &outcome.0 {
+        match item {
+            Ok(r) => out.push_str(&serde_json::to_string(r).unwrap()),
+            Err(m) => out.push_str(&format!("ERROR byte {} line {} len {}: {}", m.position.byte, m.position.line, m.len, m.reason)),
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!("FOREIGN {foreign} lines\n"));
+    out
 }
 
 pub fn records(outcome: &Outcome) -> Vec<&Record> {

@@ -1,0 +1,6 @@
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    audit_model_fuzz::check(Some("syslog+mariadb".parse().unwrap()), data);
+});
