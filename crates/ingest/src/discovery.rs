@@ -10,7 +10,7 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::decode::{self, Encoding};
+use crate::decode::{self, Decoder, Encoding};
 use crate::identity::{FileId, HEAD_LEN};
 
 /// A file that may hold records of the followed log.
@@ -37,8 +37,8 @@ pub(crate) struct Found {
     pub unreadable: Vec<(PathBuf, io::Error)>,
 }
 
-/// Lists the live path and its rotated siblings.
-pub(crate) fn discover(live: &Path) -> Found {
+/// Lists the live path and its rotated siblings (an encrypted one is decrypted with `decoder`'s key).
+pub(crate) fn discover(live: &Path, decoder: &Decoder) -> Found {
     let mut found = Found::default();
     let dir = live.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if let Some(name) = live.file_name().and_then(|n| n.to_str()) {
@@ -52,7 +52,7 @@ pub(crate) fn discover(live: &Path) -> Found {
         for e in entries.flatten() {
             let Ok(n) = e.file_name().into_string() else { continue };
             if n != name && is_sibling(name, &n) {
-                match candidate(&e.path(), false) {
+                match candidate(&e.path(), false, decoder) {
                     Ok(Some(c)) => found.files.push(c),
                     Ok(None) => {}
                     Err(err) if err.kind() == io::ErrorKind::NotFound => {}
@@ -62,7 +62,7 @@ pub(crate) fn discover(live: &Path) -> Found {
         }
     }
     found.files.sort_by_cached_key(|c| (c.mtime, c.id.born, name_order(live, &c.path)));
-    match candidate(live, true) {
+    match candidate(live, true, decoder) {
         Ok(Some(c)) => found.files.push(c),
         Ok(None) => {}
         Err(err) if err.kind() == io::ErrorKind::NotFound => {}
@@ -72,7 +72,7 @@ pub(crate) fn discover(live: &Path) -> Found {
 }
 
 /// One file's facts; `None` for something that is no regular file.
-pub(crate) fn candidate(path: &Path, live: bool) -> io::Result<Option<Candidate>> {
+pub(crate) fn candidate(path: &Path, live: bool, decoder: &Decoder) -> io::Result<Option<Candidate>> {
     let file = fs::File::open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
@@ -80,7 +80,8 @@ pub(crate) fn candidate(path: &Path, live: bool) -> io::Result<Option<Candidate>
     }
     let encoding = Encoding::detect(&file)?.unwrap_or_else(|| Encoding::from_name(path));
     drop(file);
-    let prefix = decode::decoded_prefix(path, HEAD_LEN)?;
+    // An encrypted file without its password (or with a wrong one) fails here: reported as unreadable.
+    let prefix = decode::decoded_prefix(path, HEAD_LEN, decoder)?;
     let mtime = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
     Ok(Some(Candidate { path: path.to_path_buf(), id: FileId::of(&meta), meta, live, encoding, prefix, mtime }))
 }
@@ -88,11 +89,11 @@ pub(crate) fn candidate(path: &Path, live: bool) -> io::Result<Option<Candidate>
 /// Whether `name` looks like a rotated `live` log: it starts with the live name's stem followed by a
 /// separator and carries a rotation token (a number or a date) after it, compressed or not.
 /// `audit.log` → `audit.log.1`, `audit.log-20261201.gz`; `audit_filter.log` →
-/// `audit_filter.20261201T120000-1.log`. Encodings this build cannot read (`.enc`) are left out.
+/// `audit_filter.20261201T120000-1.log`, `audit.20261201T101500.log.20261130T090000-1.enc`.
 pub(crate) fn is_sibling(live: &str, name: &str) -> bool {
-    let (base, readable) = decode::strip_suffix(name);
-    let (live_base, _) = decode::strip_suffix(live);
-    if !readable || base == live_base {
+    let base = decode::strip_suffix(name);
+    let live_base = decode::strip_suffix(live);
+    if base == live_base {
         return false;
     }
     let stem = live_base.rsplit_once('.').map_or(live_base, |(s, _)| s);
@@ -105,7 +106,7 @@ pub(crate) fn is_sibling(live: &str, name: &str) -> bool {
 fn name_order(live: &Path, path: &Path) -> (u64, std::cmp::Reverse<u64>, PathBuf) {
     let live_name = live.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    let rest = decode::strip_suffix(name).0.strip_prefix(live_name).unwrap_or(name);
+    let rest = decode::strip_suffix(name).strip_prefix(live_name).unwrap_or(name);
     let digits: String = rest.chars().filter(char::is_ascii_digit).take(19).collect();
     let n: u64 = digits.parse().unwrap_or(0);
     if digits.len() >= 8 {
@@ -128,7 +129,10 @@ mod tests {
             assert!(is_sibling("audit_filter.log", n), "{n}");
             assert!(is_sibling("audit_filter.log.gz", n), "{n}");
         }
-        for n in ["audit.log", "audit.log.gz", "audit.log.1.enc", "audit.log.bak", "auditx.log.1", "other.log.1"] {
+        for n in ["audit.log.1.enc", "audit.log.1.gz.enc", "audit.20261201T101500.log.20261130T090000-1.enc", "audit.20261201T101500.log.gz.20261130T090000-1.enc"] {
+            assert!(is_sibling("audit.log", n), "{n}");
+        }
+        for n in ["audit.log", "audit.log.gz", "audit.log.enc", "audit.log.bak", "auditx.log.1", "other.log.1"] {
             assert!(!is_sibling("audit.log", n), "{n}");
         }
     }

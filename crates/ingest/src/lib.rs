@@ -6,7 +6,8 @@
 //! - [`filter`]: which records to store.
 //! - [`pipeline`]: the loop joining the two, with reconnects and backoff.
 //! - [`checkpoint`], [`identity`]: where a source is, and which file is which.
-//! - [`decode`]: plain and gzip files read alike (the one place an encoding is undone).
+//! - [`decode`]: plain, gzip and encrypted files read alike (the one place an encoding is undone);
+//!   [`encrypted`]: decrypting the `.enc` files of MySQL Enterprise Audit and Percona audit_log_filter.
 //! - [`metrics`]: counters and the Prometheus endpoint.
 //!
 //! The `audit-ingest` binary is a thin command line over this library; `examples/embed.rs` shows the
@@ -17,6 +18,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod decode;
 mod discovery;
+pub mod encrypted;
 pub mod filter;
 pub mod follower;
 pub mod identity;

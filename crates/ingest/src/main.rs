@@ -10,12 +10,14 @@ use anyhow::{bail, Context, Result};
 use audit_model::{Format, Kind};
 use clap::{Args, Parser, Subcommand};
 use ingest::config::{connect_options, ConfigFile, ConnectSettings, SslMode};
+use ingest::decode::{Decoder, Encoding};
 use ingest::follower::{FollowOptions, StartAt};
 use ingest::metrics::Metrics;
 use ingest::pipeline::{self, PipelineOptions};
 use ingest::filter::RecordFilter;
 use ingest::sink::{LoadMethod, SchemaChange, Sink, SinkOptions, WriteMode};
 
+mod decrypt_args;
 mod parse_cmd;
 
 /// What the help of every storing command says about the server's settings.
@@ -174,13 +176,18 @@ struct ReadArgs {
 #[derive(Debug, Args)]
 #[command(after_help = concat!(
     "Example:\n  AUDIT_INGEST_DSN=mysql://audit_ingest:secret@127.0.0.1:3306/percona audit-ingest follow /var/lib/mysql/audit.log\n\n",
-    server_note!()
+    server_note!(),
+    "\n\n",
+    decrypt_args::help!()
 ))]
 struct FollowArgs {
     #[command(flatten)]
     db: DbArgs,
     #[command(flatten)]
     read: ReadArgs,
+    /// The password of rotated encrypted files (the live file of an encrypting server is refused).
+    #[command(flatten)]
+    decrypt: decrypt_args::DecryptArgs,
     /// Without a checkpoint: `beginning` reads the file's history, `end` skips it.
     #[arg(long, default_value = "beginning", value_parser = ["beginning", "end"])]
     start_at: String,
@@ -200,12 +207,14 @@ struct FollowArgs {
 /// Import a log and its rotated files once, oldest first; resumable (it keeps a checkpoint like
 /// follow), and prints a summary.
 #[derive(Debug, Args)]
-#[command(after_help = SERVER_NOTE)]
+#[command(after_help = concat!(server_note!(), "\n\n", decrypt_args::help!()))]
 struct BackfillArgs {
     #[command(flatten)]
     db: DbArgs,
     #[command(flatten)]
     read: ReadArgs,
+    #[command(flatten)]
+    decrypt: decrypt_args::DecryptArgs,
     /// The files, in any order: they are read oldest first (by modification time).
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -424,9 +433,14 @@ fn shutdown_signal() -> Result<tokio::sync::watch::Receiver<bool>> {
 }
 
 async fn follow(a: FollowArgs) -> Result<ExitCode> {
+    if std::fs::File::open(&a.path).is_ok_and(|f| Encoding::detect(&f).is_ok_and(|e| e == Some(Encoding::Encrypted))) {
+        bail!("{}: encrypted: follow does not read an encrypted live log (its last block is written only when the server closes it); import the rotated .enc files with `audit-ingest backfill`", a.path.display());
+    }
     let db = a.db.resolve()?;
     let mut p = prepare(db, &a.read, &a.path)?;
     p.follow.start_at = if a.start_at == "end" { StartAt::End } else { StartAt::Beginning };
+    // Rotated `.enc` siblings are read with the password when one is given.
+    p.follow.decoder = Decoder::with_key(a.decrypt.key()?);
     p.pipeline.heartbeat = Duration::from_secs(a.heartbeat_secs.clamp(1, 60));
     p.sink.ensure_schema(!a.read.no_create_schema).await?;
     let metrics = Arc::new(Metrics::default());
@@ -469,6 +483,14 @@ async fn backfill(a: BackfillArgs) -> Result<ExitCode> {
         .map(|f| Ok((std::fs::metadata(f).with_context(|| f.display().to_string())?.modified()?, f.clone())))
         .collect::<Result<_>>()?;
     files.sort();
+    let decoder = Decoder::with_key(a.decrypt.key()?);
+    // A file that cannot be decrypted (no password, a wrong one) stops the run before anything is stored.
+    for (_, path) in &files {
+        let file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
+        if Encoding::detect(&file)? == Some(Encoding::Encrypted) {
+            ingest::decode::decode_file(file, path, &decoder).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
+    }
     let mut total = pipeline::Summary::default();
     let mut db_opt = Some(db);
     let mut opts_for_next = None;
@@ -488,6 +510,7 @@ async fn backfill(a: BackfillArgs) -> Result<ExitCode> {
             p.follow.format = p.follow.format.or(f);
         }
         p.pipeline.exit_when_caught_up = true;
+        p.follow.decoder = decoder.clone();
         p.sink.ensure_schema(!read.no_create_schema).await?;
         let (_tx, rx) = tokio::sync::watch::channel(false);
         let s = pipeline::run(&p.sink, path.clone(), p.follow.clone(), &p.pipeline, Arc::new(Metrics::default()), rx).await?;

@@ -1,12 +1,16 @@
 //! `audit-ingest parse`: audit-log files to NDJSON, one object a record.
 
+use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use audit_model::{Error, Format, ReaderOptions, Record, RecordReader};
 use clap::Args;
+use ingest::decode::{self, Decoder};
 use jiff::tz::TimeZone;
+
+use crate::decrypt_args::{self, DecryptArgs};
 
 /// Parse audit-log files and print one JSON object a record (NDJSON).
 ///
@@ -18,7 +22,10 @@ use jiff::tz::TimeZone;
 /// Exit status: 0 when every record parsed, 1 when some were malformed or the input ends in an
 /// incomplete record, 2 for usage or I/O errors.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  audit-ingest parse /var/lib/mysql/audit.log\n  audit-ingest parse --format mariadb --time-zone Europe/Berlin server_audit.log.1 server_audit.log\n  audit-ingest parse --format syslog+mariadb --time-zone system /var/log/syslog\n  journalctl -o json -t percona-audit | audit-ingest parse --format journald+percona-json -\n  tail -c 1000000 audit.log | audit-ingest parse --format percona-json -")]
+#[command(after_help = concat!(
+    "Examples:\n  audit-ingest parse /var/lib/mysql/audit.log\n  audit-ingest parse --format mariadb --time-zone Europe/Berlin server_audit.log.1 server_audit.log\n  audit-ingest parse --format syslog+mariadb --time-zone system /var/log/syslog\n  journalctl -o json -t percona-audit | audit-ingest parse --format journald+percona-json -\n  tail -c 1000000 audit.log | audit-ingest parse --format percona-json -\n  audit-ingest parse --encryption-password-file pw.json audit_filter.20261201T101500.log.20261130T090000-1.enc\n\n",
+    decrypt_args::help!()
+))]
 pub struct ParseArgs {
     /// The format, or `auto` to recognise it from each file's first record. A format carried by a log
     /// daemon joins the wrapper and the format: syslog+mariadb, syslog+percona-json, journald+mariadb
@@ -33,6 +40,8 @@ pub struct ParseArgs {
     /// an IANA name such as Europe/Berlin, UTC, or `system` for this machine's zone.
     #[arg(long, default_value = "UTC", value_parser = parse_tz)]
     time_zone: TimeZone,
+    #[command(flatten)]
+    decrypt: DecryptArgs,
     /// Files to read; `-` reads standard input.
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -82,19 +91,27 @@ pub fn run(args: &ParseArgs) -> ExitCode {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(256 << 10, stdout.lock());
     let mut tally = Tally::default();
+    let decoder = match args.decrypt.key() {
+        Ok(k) => Decoder::with_key(k),
+        Err(e) => {
+            eprintln!("audit-ingest: {e}");
+            return ExitCode::from(2);
+        }
+    };
     for path in &args.files {
         let name = path.display().to_string();
-        let result = if name == "-" {
-            parse_one(BufReader::with_capacity(256 << 10, io::stdin().lock()), &name, None, args, &mut out, &mut tally)
+        // Compressed and encrypted files are decoded here; offsets are in the decoded bytes.
+        let (input, reference) = if name == "-" {
+            (decode::decode_stream(io::stdin(), &decoder).map_err(|e| e.to_string()), None)
         } else {
-            // Compressed files (`audit.log.1.gz`) are decompressed here; offsets are in the decoded bytes.
-            match ingest::decode::open_decoded(path) {
-                Ok(f) => parse_one(BufReader::with_capacity(256 << 10, f), &name, reference_time(path), args, &mut out, &mut tally),
-                Err(e) => {
-                    eprintln!("{name}: cannot open: {e}");
-                    tally.io_error = true;
-                    continue;
-                }
+            (File::open(path).map_err(|e| format!("cannot open: {e}")).and_then(|f| decode::decode_file(f, path, &decoder).map_err(|e| e.to_string())), reference_time(path))
+        };
+        let result = match input {
+            Ok(input) => parse_one(BufReader::with_capacity(256 << 10, input), &name, reference, args, &mut out, &mut tally),
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                tally.io_error = true;
+                continue;
             }
         };
         if let Err(e) = result {

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use audit_model::{ReaderOptions, RecordReader};
 
 use crate::decode::gzip::Progress;
-use crate::decode::{self, Encoding};
+use crate::decode::{self, Decoder, Encoding};
 use crate::identity::{fnv1a, head_fingerprint, tail_fingerprint, FileId, Fingerprint, HEAD_LEN, TAIL_LEN};
 
 /// The first decoded bytes seen, shared with the reader that captures them.
@@ -74,8 +74,8 @@ impl std::fmt::Debug for OpenLog {
 impl OpenLog {
     /// Opens `file` (already open at `path`) to read from decoded `offset` ([`TO_END`]: its current
     /// end) on, its rows keyed `id`, read with `opts(offset)`. `Ok(None)` when a compressed file holds
-    /// fewer than `offset` decoded bytes.
-    pub fn open(file: File, path: &Path, id: FileId, offset: u64, opts: impl FnOnce(u64) -> ReaderOptions) -> io::Result<Option<OpenLog>> {
+    /// fewer than `offset` decoded bytes. An encrypted file that `decoder` cannot decrypt is an error.
+    pub fn open(file: File, path: &Path, id: FileId, offset: u64, opts: impl FnOnce(u64) -> ReaderOptions, decoder: &Decoder) -> io::Result<Option<OpenLog>> {
         let meta = file.metadata()?;
         let inode = FileId::of(&meta);
         let encoding = Encoding::detect(&file)?.unwrap_or_else(|| Encoding::from_name(path));
@@ -92,11 +92,11 @@ impl OpenLog {
                 *head.lock().unwrap_or_else(PoisonError::into_inner) = prefix;
                 let tail = tail_fingerprint(&file, offset)?;
                 (&*file).seek(SeekFrom::Start(offset))?;
-                (decode::growing(file.clone(), encoding, progress.clone()), offset, tail)
+                (decode::growing(file.clone(), encoding, progress.clone(), decoder)?, offset, tail)
             }
             _ => {
                 (&*file).seek(SeekFrom::Start(0))?;
-                let mut r = Capture { inner: decode::growing(file.clone(), encoding, progress.clone()), pos: 0, head: head.clone() };
+                let mut r = Capture { inner: decode::growing(file.clone(), encoding, progress.clone(), decoder)?, pos: 0, head: head.clone() };
                 let (skipped, tail) = skip(&mut r, offset)?;
                 if skipped < offset && offset != TO_END {
                     return Ok(None);

@@ -30,7 +30,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use audit_model::{Error as ReadError, Format, MalformedRecord, Position, ReaderOptions, Record};
 
 use crate::checkpoint::{Checkpoint, DoneFile, CHECKPOINT_VERSION};
-use crate::decode::Encoding;
+use crate::decode::{Decoder, Encoding};
 use crate::discovery;
 use crate::identity::{tail_fingerprint, Fingerprint};
 use crate::plan::{self, Queued, Resume};
@@ -59,6 +59,8 @@ pub struct FollowOptions {
     pub start_at: StartAt,
     /// Largest record accepted (default: audit-model's).
     pub max_record: Option<usize>,
+    /// The password of encrypted files (`.enc`, recognised by their `Salted__` header).
+    pub decoder: Decoder,
 }
 
 /// One thing read: a record or a malformed record, with the file it came from.
@@ -156,7 +158,7 @@ impl Follower {
         let format = checkpoint.and_then(|c| c.format.as_deref()).and_then(|f| f.parse().ok()).or(opts.format);
         let state = checkpoint.cloned().unwrap_or_default();
         let mut f = Follower { path, format, opts, cur: None, queue: VecDeque::new(), live_start: None, state, warnings: Vec::new(), early: Vec::new(), finished: None, unreadable: HashMap::new() };
-        let found = discovery::discover(&f.path);
+        let found = discovery::discover(&f.path, &f.opts.decoder);
         f.report_unreadable(&found);
         match checkpoint {
             Some(ck) => f.plan_resume(ck, &found),
@@ -286,7 +288,7 @@ impl Follower {
                     // Through the descriptor held: the path may name another file by now.
                     let path = cur.log.path.clone();
                     let file = cur.log.file.try_clone().map_err(io_err(&path))?;
-                    if let Some(log) = OpenLog::open(file, &path, cur.log.id, 0, |_| opts).map_err(io_err(&path))? {
+                    if let Some(log) = OpenLog::open(file, &path, cur.log.id, 0, |_| opts, &self.opts.decoder).map_err(io_err(&path))? {
                         cur.known_tail = Some((log.raw_offset(), log.raw_tail().map_err(io_err(&path))?));
                         cur.log = log;
                     }
@@ -296,7 +298,7 @@ impl Follower {
         }
     }
 
-    /// Gives up the current (compressed) file at a decoding error: a dead letter saying where and how
+    /// Gives up the current (compressed or encrypted) file at a decoding error: a dead letter saying where and how
     /// many encoded bytes could not be read; the file is remembered as finished for good.
     fn corrupt(&mut self, offset: u64, source: &io::Error) -> Option<Item> {
         let cur = self.cur.take()?;
@@ -307,7 +309,7 @@ impl Follower {
             position: Position { byte: r.complete_offset(), line: 0 },
             len: r.pending() as u64,
             reason: format!(
-                "corrupt {} stream: decoded up to offset {offset}, {} of the file's {raw_len} compressed bytes read; the rest cannot be decoded: {source}",
+                "corrupt {} stream: decoded up to offset {offset}, {} of the file's {raw_len} encoded bytes read; the rest cannot be decoded: {source}",
                 cur.log.encoding.name(),
                 cur.log.raw_offset()
             ),
@@ -389,7 +391,7 @@ impl Follower {
         let offset = cur.log.reader.complete_offset();
         self.warnings.push(format!("{}: truncated at offset {offset}; reading it again from the start", cur.log.path.display()));
         let resume = Resume { path: cur.log.path.clone(), file: cur.log.id, head: Some(cur.log.head()), offset, tail: cur.complete_tail, seen_len: cur.known_tail.map_or(offset, |(at, _)| at) };
-        let found = discovery::discover(&self.path);
+        let found = discovery::discover(&self.path, &self.opts.decoder);
         let copy = found.files.iter().find(|c| !cur.log.inode.same_inode(&c.id) && plan::holds(&resume, c));
         match copy {
             Some(c) => self.queue.push_front(Queued { path: c.path.clone(), id: cur.log.id, inode: c.id, head: resume.head, offset, seen_len: Some(c.meta.len()), live: false }),

@@ -85,7 +85,7 @@ impl Follower {
     pub(super) fn open_next(&mut self) -> Result<bool, FollowError> {
         for _ in 0..16 {
             if self.queue.is_empty() {
-                let found = discovery::discover(&self.path);
+                let found = discovery::discover(&self.path, &self.opts.decoder);
                 self.report_unreadable(&found);
                 self.queue.extend(plan::plan(None, &mut self.state, &found.files).queue);
                 if self.queue.is_empty() {
@@ -127,7 +127,7 @@ impl Follower {
         let offset = if q.live && q.offset == 0 { self.live_start.take().unwrap_or(0) } else { q.offset };
         let opts = |at| self.reader_options(at);
         let undetected = Encoding::detect(&file).map_err(io_err(&path))?.is_none();
-        match OpenLog::open(file, &path, q.id, offset, opts) {
+        match OpenLog::open(file, &path, q.id, offset, opts, &self.opts.decoder) {
             Ok(Some(log)) => {
                 let known_tail = Some((log.raw_offset(), log.raw_tail().map_err(io_err(&path))?));
                 let complete_tail = log.start_tail;
@@ -157,7 +157,7 @@ impl Follower {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err((q.path.clone(), e)),
             Err(_) => {}
         }
-        let found = discovery::discover(&self.path);
+        let found = discovery::discover(&self.path, &self.opts.decoder);
         let c = found.files.iter().find(|c| q.inode.same_inode(&c.id)).or_else(|| q.head.and_then(|h| found.files.iter().find(|c| head_matches(h, &c.prefix))));
         match c {
             Some(c) => File::open(&c.path).map(|f| Some((c.path.clone(), f))).map_err(|e| (c.path.clone(), e)),
