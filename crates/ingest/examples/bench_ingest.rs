@@ -406,15 +406,16 @@ fn follow_latency(args: &Args, dir: &Path, rate: u64, secs: u64) -> Latency {
     let mut lat: Vec<u64> = Vec::new();
     rt.block_on(async {
         let mut c = pool.get_conn().await.unwrap();
-        let mut last = 0u64;
+        // One live file, never rotated here: the offset orders the rows as they were appended.
+        let mut last: i64 = -1;
         let mut quiet_since: Option<Instant> = None;
-        let sql = format!("SELECT id, connection_id FROM {db}.audit_data WHERE id > ? ORDER BY id");
+        let sql = format!("SELECT file_offset, connection_id FROM {db}.audit_data WHERE file_offset > ? ORDER BY file_offset");
         loop {
             let rows: Vec<(u64, u64)> = c.exec(&sql, (last,)).await.unwrap();
             let now = now_us();
-            for (id, stamp) in &rows {
+            for (offset, stamp) in &rows {
                 lat.push(now.saturating_sub(*stamp));
-                last = last.max(*id);
+                last = last.max(*offset as i64);
             }
             if done.load(Ordering::SeqCst) {
                 if lat.len() as u64 >= rate * secs {
