@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use audit_model::{Error, Format, MalformedRecord, ReaderOptions, Record, RecordReader};
 
-/// `../shared/corpus/<rel>`, read from the workspace's sibling folder.
+/// `tests/fixtures/corpus/<rel>`: third-party samples copied into the repository (their origins in
+/// that folder's PROVENANCE.md), so the tests need nothing outside it.
 pub fn corpus(rel: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus").join(rel);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus").join(rel);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
