@@ -168,6 +168,14 @@ pub fn connect_options(s: &ConnectSettings) -> Result<(Opts, String), String> {
     Ok((Opts::from(builder), database))
 }
 
+/// `host:port` (or the socket) a connection goes to, for messages.
+pub fn describe(opts: &mysql_async::Opts) -> String {
+    match opts.socket() {
+        Some(s) => format!("{}:{} (socket {s})", opts.ip_or_hostname(), opts.tcp_port()),
+        None => format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,13 +195,5 @@ mod tests {
         assert_eq!(db, "audit");
         let (_, db) = connect_options(&ConnectSettings { dsn: Some("mysql://u:p@127.0.0.1:3306".into()), ..Default::default() }).unwrap();
         assert_eq!(db, "percona");
-    }
-}
-
-/// `host:port` (or the socket) a connection goes to, for messages.
-pub fn describe(opts: &mysql_async::Opts) -> String {
-    match opts.socket() {
-        Some(s) => format!("{}:{} (socket {s})", opts.ip_or_hostname(), opts.tcp_port()),
-        None => format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port()),
     }
 }

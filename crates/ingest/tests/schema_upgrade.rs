@@ -51,7 +51,9 @@ fn v1_tables_with_rows(db: &TestDb, log: &Path, source: &str) -> u64 {
 
 /// Columns (name, type, nullability) and index parts of a table, sorted: the layout, whatever the
 /// column order.
-fn layout(db: &TestDb, table: &str) -> (Vec<(String, String, String)>, Vec<(String, u32, String)>) {
+type Layout = (Vec<(String, String, String)>, Vec<(String, u32, String)>);
+
+fn layout(db: &TestDb, table: &str) -> Layout {
     let cols = db.query(&format!(
         "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '{}' AND TABLE_NAME = '{table}' ORDER BY COLUMN_NAME",
         db.name

@@ -167,9 +167,4 @@ impl SinkError {
             SinkError::SchemaVersion(_) | SinkError::Conflict { .. } | SinkError::BadCheckpoint { .. } | SinkError::Warnings { .. } | SinkError::InfileDisabled => ErrorClass::Fatal,
         }
     }
-
-    /// Whether retrying after a reconnect can help (transient failures only; see [`SinkError::class`]).
-    pub fn is_transient(&self) -> bool {
-        self.class() == ErrorClass::Transient
-    }
 }

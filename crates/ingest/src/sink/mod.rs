@@ -428,11 +428,6 @@ impl Sink {
         Ok(Committed { checkpoint, log_server_id })
     }
 
-    /// The committed checkpoint, if any.
-    pub async fn load_checkpoint(&self) -> Result<Option<Checkpoint>, SinkError> {
-        Ok(self.load_committed().await?.checkpoint)
-    }
-
     /// Commits `batch` and `next` in one transaction, after checking the stored checkpoint is still
     /// `prev` (what this process committed last, `None` for none). Returns what was really inserted.
     ///
@@ -491,11 +486,16 @@ impl Sink {
         match method {
             LoadMethod::Insert => {
                 let replayed = self.stored_keys(tx, &batch.rows).await?;
-                let fresh: Vec<usize> = (0..batch.rows.len()).filter(|i| row_key(&batch.rows[*i]).is_none_or(|(f, o)| !replayed.contains(&(f.to_vec(), o)))).collect();
-                let rows: Vec<Vec<Value>> = fresh.iter().map(|&i| batch.rows[i].clone()).collect();
-                out.records = self.insert_chunked(tx, &self.insert_prefix, DATA_COLUMNS.len(), &rows, suffix, budget).await?;
-                let fresh: HashSet<usize> = fresh.into_iter().collect();
-                out.failed_logins = batch.failed_logins.iter().filter(|(i, _)| fresh.contains(i)).map(|(_, a)| a.clone()).collect();
+                if replayed.is_empty() {
+                    // The usual case: nothing stored yet, so no copy of the rows to leave any out.
+                    out.records = self.insert_chunked(tx, &self.insert_prefix, DATA_COLUMNS.len(), &batch.rows, suffix, budget).await?;
+                    out.failed_logins = batch.failed_logins.iter().map(|(_, a)| a.clone()).collect();
+                } else {
+                    let is_fresh = |row: &[Value]| row_key(row).is_none_or(|(f, o)| !replayed.contains(&(f.to_vec(), o)));
+                    let rows: Vec<Vec<Value>> = batch.rows.iter().filter(|r| is_fresh(r)).cloned().collect();
+                    out.records = self.insert_chunked(tx, &self.insert_prefix, DATA_COLUMNS.len(), &rows, suffix, budget).await?;
+                    out.failed_logins = batch.failed_logins.iter().filter(|(i, _)| is_fresh(&batch.rows[*i])).map(|(_, a)| a.clone()).collect();
+                }
             }
             LoadMethod::Infile => {
                 out.records = self.load_infile(tx, &batch.rows).await?;
