@@ -59,6 +59,8 @@ pub fn refusal_hint(code: u16) -> &'static str {
     if is_read_only(code) {
         "the server is read-only for this account: grant READ_ONLY ADMIN (MariaDB 10.5.2+) or CONNECTION_ADMIN (MySQL 8, Percona Server) \
          so audit-ingest may write its own tables on a replica (super_read_only blocks every account; see examples/grant.sql)"
+    } else if code == code::ACCESS_DENIED {
+        "the login was refused: check the user, the password and the host the account is created for (see examples/grant.sql)"
     } else if code == code::SPECIFIC_ACCESS_DENIED {
         "the account lacks a global privilege: see examples/grant.sql"
     } else {
