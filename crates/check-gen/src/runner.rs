@@ -21,7 +21,7 @@ pub enum RunError {
     #[error("invalid DSN: {0}")]
     Dsn(#[source] mysql_async::UrlError),
     /// Connecting failed. The driver's error is shown, not chained: its text would repeat.
-    #[error("{server}: {error}")]
+    #[error("{server}: {}", ingest::sink::said_once(&error.to_string()))]
     Connect {
         /// `host:port`.
         server: String,

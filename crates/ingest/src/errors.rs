@@ -17,6 +17,7 @@ pub fn report(e: &anyhow::Error) -> String {
         }
         line.push_str(&text);
     }
+    let mut line = ingest::sink::said_once(&line);
     if let Some(hint) = e.chain().find_map(hint) {
         line.push_str(" (");
         line.push_str(hint);

@@ -82,7 +82,7 @@ fn a_closed_pipe_ends_commands_quietly() {
 #[test]
 fn connection_errors_name_the_server_and_say_each_cause_once() {
     // Nobody listens on port 1.
-    let (code, _, err) = output(ingest_cmd("mysql://root@127.0.0.1:1/percona", &["status"]));
+    let (code, _, err) = output(&mut ingest_cmd("mysql://root@127.0.0.1:1/percona", &["status"]));
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("127.0.0.1:1"), "{err}");
     assert_eq!(err.matches("Connection refused").count(), 1, "{err}");

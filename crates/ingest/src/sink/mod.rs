@@ -37,7 +37,7 @@ use mysql_async::{Conn, Opts, OptsBuilder, Params, Pool, TxOpts, Value};
 
 pub use batch::Batch;
 use batch::{clip, row_key, DATA_COLUMNS, DEAD_COLUMNS, PACKET_MARGIN};
-pub use error::{refusal_hint, ErrorClass, SinkError};
+pub use error::{refusal_hint, said_once, ErrorClass, SinkError};
 pub use sources::{KnownFile, SourceRow};
 use infile::{tsv_rows, value_bytes, InfileData};
 
