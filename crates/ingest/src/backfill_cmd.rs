@@ -68,7 +68,13 @@ pub async fn run(a: BackfillArgs) -> Result<ExitCode> {
         }
         let mut p = prepare(db, &read, path)?;
         p.sink.ensure_schema(!read.no_create_schema).await?;
-        let stored = p.sink.known_files().await?;
+        // Files whose content this one starts with, and that were really read (rows of theirs stored).
+        let mut stored = Vec::new();
+        for k in known::matching(path, &decoder, &p.sink.known_files().await?).with_context(|| format!("{}: cannot read", path.display()))? {
+            if p.sink.file_has_rows(&k.file.file.key()).await? {
+                stored.push(k);
+            }
+        }
         match known::classify(path, &decoder, &stored).with_context(|| format!("{}: cannot read", path.display()))? {
             Verdict::All { by } => {
                 eprintln!("{}: skipped: its content is stored already (read by {}, to offset {})", path.display(), by.describe(), by.file.len);

@@ -30,20 +30,38 @@ pub enum Verdict {
     },
 }
 
-/// Compares the file at `path` with the files stored (`known`, from [`crate::sink::Sink::known_files`]).
-pub fn classify(path: &Path, decoder: &Decoder, known: &[KnownFile]) -> io::Result<Verdict> {
+/// The files of `known` (from [`crate::sink::Sink::known_files`]) whose content the file at `path`
+/// starts with. A checkpoint lists files it never read too (history present before its source
+/// started): check that the table holds rows of a match ([`crate::sink::Sink::file_has_rows`])
+/// before [`classify`] takes it for stored.
+pub fn matching(path: &Path, decoder: &Decoder, known: &[KnownFile]) -> io::Result<Vec<KnownFile>> {
+    let (file, _, encoding, prefix) = facts(path, decoder)?;
+    Ok(known.iter().filter(|k| same_start(k, &file, encoding, &prefix)).cloned().collect())
+}
+
+fn facts(path: &Path, decoder: &Decoder) -> io::Result<(File, u64, Encoding, Vec<u8>)> {
     let file = File::open(path)?;
     let raw_len = file.metadata()?.len();
     let encoding = Encoding::detect(&file)?.unwrap_or_else(|| Encoding::from_name(path));
     let prefix = decode::decoded_prefix(path, HEAD_LEN, decoder)?;
-    // A plain file holds the content up to the offset only if the bytes before it match too; one
-    // shorter than that (a copy taken earlier) has only its first bytes to go on.
-    let tail_matches = |k: &KnownFile| match (k.tail, encoding) {
-        (Some(t), Encoding::Plain) => tail_fingerprint(&file, k.file.len).ok().flatten().is_none_or(|f| f == t),
-        _ => true,
-    };
+    Ok((file, raw_len, encoding, prefix))
+}
+
+/// Whether the file starts with `k`'s content: its first bytes, and for a plain file the bytes before
+/// `k`'s offset (one shorter than that, a copy taken earlier, has only its first bytes to go on).
+fn same_start(k: &KnownFile, file: &File, encoding: Encoding, prefix: &[u8]) -> bool {
+    head_matches(k.file.head, prefix)
+        && match (k.tail, encoding) {
+            (Some(t), Encoding::Plain) => tail_fingerprint(file, k.file.len).ok().flatten().is_none_or(|f| f == t),
+            _ => true,
+        }
+}
+
+/// Compares the file at `path` with the files stored (`known`: stored for certain, see [`matching`]).
+pub fn classify(path: &Path, decoder: &Decoder, known: &[KnownFile]) -> io::Result<Verdict> {
+    let (file, raw_len, encoding, prefix) = facts(path, decoder)?;
     // The match read furthest; the same content may be known to several sources.
-    let Some(by) = known.iter().filter(|k| head_matches(k.file.head, &prefix) && tail_matches(k)).max_by_key(|k| k.file.len) else {
+    let Some(by) = known.iter().filter(|k| same_start(k, &file, encoding, &prefix)).max_by_key(|k| k.file.len) else {
         return Ok(Verdict::New);
     };
     // As the follower decides (crate::plan): the same encoding grown past what was read holds new

@@ -32,6 +32,11 @@ fn copies_gzips_and_the_followed_log_itself_are_not_stored_twice() {
     let db = TestDb::new("copies");
     let (dir, log) = common::log_dir();
     append(&log, &lines(0, 40));
+    // Rotated before the follower's first start: history it does not read, for backfill to import.
+    let rotated = dir.path().join("audit.log.1");
+    append(&rotated, &lines(200, 210));
+    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&rotated).unwrap().set_modified(old).unwrap();
     let child = spawn_follow(&db.dsn(), dir.path(), &[], &log);
     wait_count(&db, 40);
     // Let the checkpoint settle at the file's end, then stop.
@@ -65,6 +70,12 @@ fn copies_gzips_and_the_followed_log_itself_are_not_stored_twice() {
     assert_eq!(stop(child).code(), Some(0));
     assert_eq!(db.record_ids(), common::ids(0..55), "{}", common::follow_logs(dir.path()));
 
+    // The history the follower skipped is in its checkpoint's list of files, yet not stored: imported.
+    let (out, err) = backfill(&db, &rotated);
+    assert!(out.contains("10 new records stored"), "{out}{err}");
+    assert!(!err.contains("stored already"), "{err}");
+    assert_eq!(db.count(), 65);
+
     // A file of new content is stored; its source is finished, the follower's live.
     let other = dir.path().join("other.log");
     append(&other, &lines(100, 103));
@@ -76,7 +87,7 @@ fn copies_gzips_and_the_followed_log_itself_are_not_stored_twice() {
         let w: Vec<&str> = l.split_whitespace().collect();
         (w[1], w[2])
     }).collect();
-    assert_eq!(states.len(), 3, "the follower's, the copy's and other.log's backfill: {text}");
-    assert_eq!(states.iter().filter(|(_, s)| *s == "finished").count(), 2, "{text}");
+    assert_eq!(states.len(), 4, "the follower's, the copy's, audit.log.1's and other.log's backfill: {text}");
+    assert_eq!(states.iter().filter(|(_, s)| *s == "finished").count(), 3, "{text}");
     assert!(states.iter().any(|(src, s)| *src == log.to_str().unwrap() && *s == "live"), "{text}");
 }

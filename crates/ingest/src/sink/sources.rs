@@ -150,4 +150,18 @@ impl Sink {
         }
         Ok(out)
     }
+
+    /// Whether the data or dead-letter table holds a row of this server's file `file_key` (a
+    /// checkpoint's `done` lists files it skipped as history too; only rows say it was read).
+    pub async fn file_has_rows(&self, file_key: &str) -> Result<bool, SinkError> {
+        let mut conn = self.conn().await?;
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM {} WHERE server = ? AND file_id = ?) OR EXISTS (SELECT 1 FROM {} WHERE server = ? AND file_id = ?)",
+            self.opts.names.data(),
+            self.opts.names.dead_letter()
+        );
+        let server = self.opts.server.as_str();
+        let found: Option<i64> = conn.exec_first(sql, (server, file_key, server, file_key)).await.on(&self.addr)?;
+        Ok(found == Some(1))
+    }
 }
