@@ -190,3 +190,28 @@ fn docs_point_inside_the_repository() {
         }
     }
 }
+
+/// `follow` on a file that is no audit log: its first records are dead-lettered and counted, then it
+/// stops reading it and says what it looks like; it keeps running (waiting for a rotation).
+#[test]
+fn follow_stops_reading_a_file_that_is_no_audit_log() {
+    let db = TestDb::new("notaudit");
+    let (dir, log) = common::log_dir();
+    let text: String = (0..200).map(|i| format!("[section{i}]\nkey = \"value\"\n")).collect();
+    std::fs::write(&log, text).unwrap();
+    let child = common::spawn_follow(&db.dsn(), dir.path(), &[], &log);
+    let t = Instant::now();
+    let logs = loop {
+        let logs = common::follow_logs(dir.path());
+        if logs.contains("not read further") {
+            break logs;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "follow never gave up:\n{logs}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(logs.contains("its first 20 records are all malformed") && logs.contains("an INI or TOML file (first line: \"[section0]\")"), "{logs}");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(db.dead_count(), 20, "the first records are dead-lettered, then nothing more is read");
+    assert_eq!(db.count(), 0);
+    assert_eq!(common::stop(child).code(), Some(0));
+}
