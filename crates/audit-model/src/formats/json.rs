@@ -244,6 +244,131 @@ impl<'a> Cursor<'a> {
         Ok(Cow::Owned(s))
     }
 
+    /// A string value, borrowed when it has no escapes and is valid UTF-8, else unescaped into
+    /// `scratch` (reused: no allocation a string).
+    pub(crate) fn string_in<'s>(&mut self, scratch: &'s mut String) -> Result<&'s str, String>
+    where
+        'a: 's,
+    {
+        self.ws();
+        if self.peek() == Some(b'"') {
+            let rest = &self.buf[self.pos + 1..];
+            if let Some(j) = memchr2(b'"', b'\\', rest) {
+                if rest[j] == b'"' {
+                    if let Ok(s) = std::str::from_utf8(&rest[..j]) {
+                        self.pos += j + 2;
+                        return Ok(s);
+                    }
+                }
+            }
+        }
+        scratch.clear();
+        self.string_into(scratch)?;
+        Ok(scratch.as_str())
+    }
+
+    /// Walks the value at the cursor in one pass, as [`Cursor::value`] parses it (same errors at the
+    /// same places), without building it: calls `leaf(path, text)` for every leaf in input order, the
+    /// path of an object member `path.key` (just `key` at the top, `top` true), of an array item
+    /// `path[i]`; a leaf's text is what [`JVal::to_text`] gives (`{}` and `[]` for empty containers).
+    pub(crate) fn walk(
+        &mut self,
+        depth: usize,
+        path: &mut String,
+        top: bool,
+        scratch: &mut String,
+        leaf: &mut impl FnMut(&str, &str),
+    ) -> Result<(), String> {
+        if depth > MAX_DEPTH {
+            return Err("values nested too deeply".into());
+        }
+        self.ws();
+        let base = path.len();
+        match self.peek() {
+            Some(b'"') => {
+                let s = self.string_in(scratch)?;
+                leaf(path, s);
+                Ok(())
+            }
+            Some(b'{') => {
+                self.pos += 1;
+                self.ws();
+                if self.peek() == Some(b'}') {
+                    self.pos += 1;
+                    if !top {
+                        leaf(path, "{}");
+                    }
+                    return Ok(());
+                }
+                loop {
+                    let k = self.string()?;
+                    if !top {
+                        path.push('.');
+                    }
+                    path.push_str(&k);
+                    self.expect(b':')?;
+                    self.walk(depth + 1, path, false, scratch, leaf)?;
+                    path.truncate(base);
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b'}') => {
+                            self.pos += 1;
+                            return Ok(());
+                        }
+                        _ => return Err(self.err("expected ',' or '}'")),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.pos += 1;
+                self.ws();
+                if self.peek() == Some(b']') {
+                    self.pos += 1;
+                    leaf(path, "[]");
+                    return Ok(());
+                }
+                let mut i = 0usize;
+                loop {
+                    use std::fmt::Write as _;
+                    let _ = write!(path, "[{i}]");
+                    self.walk(depth + 1, path, false, scratch, leaf)?;
+                    path.truncate(base);
+                    i += 1;
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b']') => {
+                            self.pos += 1;
+                            return Ok(());
+                        }
+                        _ => return Err(self.err("expected ',' or ']'")),
+                    }
+                }
+            }
+            Some(b't') if self.buf[self.pos..].starts_with(b"true") => {
+                self.pos += 4;
+                leaf(path, "true");
+                Ok(())
+            }
+            Some(b'f') if self.buf[self.pos..].starts_with(b"false") => {
+                self.pos += 5;
+                leaf(path, "false");
+                Ok(())
+            }
+            Some(b'n') if self.buf[self.pos..].starts_with(b"null") => {
+                self.pos += 4;
+                leaf(path, "null");
+                Ok(())
+            }
+            _ => {
+                let n = self.number()?;
+                leaf(path, n);
+                Ok(())
+            }
+        }
+    }
+
     /// A number as written.
     pub(crate) fn number(&mut self) -> Result<&'a str, String> {
         self.ws();
