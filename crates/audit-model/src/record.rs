@@ -463,6 +463,20 @@ impl RecordBuilder {
         self.rec.slots[field as usize] = (start as u32, value.len() as u32);
         self
     }
+    /// Makes the text buffer `text` (a parser's copy of the record's bytes), for fields set as ranges
+    /// of it with [`RecordBuilder::set_range`]; only before any other field is set.
+    pub(crate) fn text(&mut self, text: String) -> &mut Self {
+        debug_assert!(self.rec.text.is_empty());
+        self.rec.text = text;
+        self
+    }
+    /// Makes `len` bytes of the text buffer from `start` a field's value: a range of whole characters
+    /// of the text given to [`RecordBuilder::text`] (maybe later).
+    #[inline]
+    pub(crate) fn set_range(&mut self, field: Field, start: usize, len: usize) -> &mut Self {
+        self.rec.slots[field as usize] = (start as u32, len as u32);
+        self
+    }
     /// Appends to the text buffer through `f` and makes what it wrote the field's value; lets a parser
     /// unescape straight into the record.
     pub fn set_with<E>(
@@ -516,6 +530,7 @@ impl RecordBuilder {
         self
     }
     /// Finishes the record.
+    #[inline]
     pub fn build(mut self) -> Record {
         if !self.kind_set {
             self.rec.kind = Record::classify(self.rec.name());

@@ -167,6 +167,17 @@ impl<'a> Cursor<'a> {
 
     /// A string at the cursor (after its opening quote has been checked), unescaped into `out`.
     pub(crate) fn string_into(&mut self, out: &mut String) -> Result<(), String> {
+        self.unescape_into(out, None)
+    }
+
+    /// [`Cursor::string_into`] when the cursor's bytes are known to be the UTF-8 `text`: the runs
+    /// between escapes are pushed as they are, without checking them again.
+    pub(crate) fn string_into_valid(&mut self, out: &mut String, text: &str) -> Result<(), String> {
+        debug_assert_eq!(text.as_bytes(), self.buf);
+        self.unescape_into(out, Some(text))
+    }
+
+    fn unescape_into(&mut self, out: &mut String, valid: Option<&str>) -> Result<(), String> {
         self.ws();
         if self.peek() != Some(b'"') {
             return Err(self.err("expected a string"));
@@ -175,7 +186,12 @@ impl<'a> Cursor<'a> {
         loop {
             let rest = &self.buf[self.pos..];
             let Some(j) = memchr2(b'"', b'\\', rest) else { return Err("unterminated string".into()) };
-            push_utf8(out, &rest[..j]);
+            // A run between escapes is whole characters of `text` (unless a byte of a character was
+            // escaped: then it is replaced, as unchecked bytes are).
+            match valid.and_then(|t| t.get(self.pos..self.pos + j)) {
+                Some(run) => out.push_str(run),
+                None => push_utf8(out, &rest[..j]),
+            }
             self.pos += j + 1;
             if rest[j] == b'"' {
                 return Ok(());
