@@ -21,20 +21,27 @@ pub fn parse_timestamp(text: &str, tz: &TimeZone) -> Result<Timestamp, String> {
 /// shape when the zone is UTC), read without building a civil date first: `None` for anything else,
 /// which [`parse_general`] reads (or refuses with its reason).
 fn utc_fast(b: &[u8], tz: &TimeZone) -> Option<Timestamp> {
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    match &b[19..] {
-        b"Z" | b" UTC" | b"UTC" => {}
-        b"" if tz == &TimeZone::UTC => {}
-        _ => return None,
-    }
     let d = |i: usize| -> Option<i64> {
         let (hi, lo) = (b[i].wrapping_sub(b'0'), b[i + 1].wrapping_sub(b'0'));
         (hi < 10 && lo < 10).then(|| i64::from(hi * 10 + lo))
     };
-    let (year, month, day) = (d(0)? * 100 + d(2)?, d(5)?, d(8)?);
-    let (hour, minute, second) = (d(11)?, d(14)?, d(17)?);
+    // `YYYY-MM-DD` or MariaDB's `YYYYMMDD`, then `T` or a space and `hh:mm:ss`.
+    let (year, month, day, t) = if b.len() >= 19 && b[4] == b'-' && b[7] == b'-' {
+        (d(0)? * 100 + d(2)?, d(5)?, d(8)?, 10)
+    } else if b.len() >= 17 && b[8] == b' ' {
+        (d(0)? * 100 + d(2)?, d(4)?, d(6)?, 8)
+    } else {
+        return None;
+    };
+    if !(b[t] == b'T' || b[t] == b' ') || b[t + 3] != b':' || b[t + 6] != b':' {
+        return None;
+    }
+    match &b[t + 9..] {
+        b"Z" | b" UTC" | b"UTC" => {}
+        b"" if tz == &TimeZone::UTC => {}
+        _ => return None,
+    }
+    let (hour, minute, second) = (d(t + 1)?, d(t + 4)?, d(t + 7)?);
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     if !(1..=12).contains(&month) || day < 1 || day > month_days[month as usize - 1] || hour > 23 || minute > 59 || second > 59 {
@@ -178,13 +185,15 @@ mod tests {
             "9999-12-30T00:00:00Z",
             "1969-12-31T23:59:59Z",
             "2024-12-31T00:00:00",
+            "20261129 05:02:38",
+            "20240229 23:59:59Z",
         ] {
             assert_eq!(utc_fast(text.as_bytes(), &TimeZone::UTC).map(Ok), Some(parse_general(text, &TimeZone::UTC)), "{text}");
         }
         // Beyond jiff's range: left to the general parse, which refuses it.
         assert_eq!(utc_fast(b"9999-12-31T23:59:59Z", &TimeZone::UTC), None);
         assert!(parse_general("9999-12-31T23:59:59Z", &TimeZone::UTC).is_err());
-        for text in ["2021-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2021-06-30T24:00:00Z", "2021-06-30T11:60:00Z", "2021-06-30T11:00:60Z", "2021-00-30T11:00:00Z", "2021-06-00T11:00:00Z", "2021-06-3xT11:00:00Z", "2021-06-30T11:00:00.5Z", "2024-12-31T00:00:00"] {
+        for text in ["2021-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2021-06-30T24:00:00Z", "2021-06-30T11:60:00Z", "2021-06-30T11:00:60Z", "2021-00-30T11:00:00Z", "2021-06-00T11:00:00Z", "2021-06-3xT11:00:00Z", "2021-06-30T11:00:00.5Z", "2024-12-31T00:00:00", "20261129 05:02:38", "20230229 05:02:38Z", "2026112 05:02:38"] {
             assert_eq!(utc_fast(text.as_bytes(), &berlin), None, "{text}");
         }
     }
