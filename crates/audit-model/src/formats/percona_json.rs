@@ -167,7 +167,7 @@ fn member(c: &mut Cursor<'_>, key: &str, b: &mut RecordBuilder) -> Result<(), St
         }
         _ => {
             let v = c.value(0)?;
-            b.extra(key, v.to_text().into_owned());
+            b.extra(key, v.to_text());
             return Ok(());
         }
     };
