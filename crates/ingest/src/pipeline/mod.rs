@@ -15,7 +15,7 @@ mod reader;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -116,11 +116,17 @@ pub async fn run(
     let mut backoff = Duration::from_millis(100);
     let mut lock = None;
     let mut started = false;
+    // Since when the database has been unreachable, to say when it is back.
+    let mut outage: Option<Instant> = None;
     loop {
         let batches_before = summary.batches;
         let attempt = async {
             if lock.is_none() {
                 lock = Some(sink.lock_source().await?);
+                if let Some(since) = outage.take() {
+                    // At the level of the outage's warnings, so whoever saw them sees this too.
+                    tracing::warn!(database = %sink.address(), after = ?since.elapsed(), "reconnected: the database is reachable again; resuming from the committed checkpoint");
+                }
             }
             if !started {
                 sink.heartbeat(&path).await?;
@@ -144,6 +150,7 @@ pub async fn run(
                     tracing::warn!(error = %error, retry_in = ?backoff, "another audit-ingest holds this source; standing by until it stops");
                 } else {
                     tracing::warn!(error = %error, retry_in = ?backoff, "database unavailable; will resume from the committed checkpoint");
+                    outage.get_or_insert_with(Instant::now);
                 }
             }
             ErrorClass::Refused if started => {

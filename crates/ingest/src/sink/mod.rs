@@ -24,6 +24,7 @@
 mod batch;
 mod error;
 mod infile;
+mod sources;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
@@ -36,7 +37,8 @@ use mysql_async::{Conn, Opts, OptsBuilder, Params, Pool, TxOpts, Value};
 
 pub use batch::Batch;
 use batch::{clip, row_key, DATA_COLUMNS, DEAD_COLUMNS, PACKET_MARGIN};
-pub use error::{refusal_hint, ErrorClass, SinkError};
+pub use error::{refusal_hint, said_once, ErrorClass, SinkError};
+pub use sources::{KnownFile, SourceRow};
 use infile::{tsv_rows, value_bytes, InfileData};
 
 use crate::checkpoint::Checkpoint;
@@ -403,10 +405,7 @@ impl Sink {
     /// a second process for the same server and source is refused instead of interleaving.
     pub async fn lock_source(&self) -> Result<Conn, SinkError> {
         let mut conn = self.conn().await?;
-        // Lock names are limited to 64 characters: a hash of the tables, server and source.
-        let parts = [self.opts.names.data(), self.opts.server.to_string(), self.opts.source.clone()];
-        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-        let name = format!("audit-ingest:{:016x}{:016x}", fnv(0xcbf2_9ce4_8422_2325, &parts), fnv(0x8422_2325_cbf2_9ce4, &parts));
+        let name = self.lock_name(self.opts.server.as_str(), &self.opts.source);
         let got: Option<Option<i64>> = conn.exec_first("SELECT GET_LOCK(?, 0)", (clip(&name, 64),)).await.on(&self.addr)?;
         if got.flatten() != Some(1) {
             return Err(SinkError::Locked(self.opts.source.clone()));
