@@ -253,7 +253,8 @@ async fn run_once(
         metrics.records.fetch_add(stored.records, Relaxed);
         metrics.dead_letters.fetch_add(stored.dead_letters, Relaxed);
         metrics.bytes.fetch_add(batch.log_bytes(), Relaxed);
-        metrics.add_failed_logins(&stored.failed_logins);
+        metrics.observe_logins(&stored.logins);
+        metrics.bytes_behind.store(follower.bytes_behind(), Relaxed);
         metrics.last_commit.store(jiff::Timestamp::now().as_second(), Relaxed);
         tracing::debug!(records = stored.records, dead = stored.dead_letters, offset = next_ck.offset, "committed");
         prev = Some(next_ck);
