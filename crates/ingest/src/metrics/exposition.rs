@@ -12,7 +12,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::labels::label_value;
+use super::labels::{escape, label_value};
 use super::logins::{Capped, LoginStats};
 use super::Metrics;
 
@@ -20,6 +20,12 @@ use super::Metrics;
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 type Labels = Vec<(&'static str, String)>;
+
+/// A label value as written: shown safely, then escaped (prometheus-client 0.23 writes label values
+/// as given, without the format's escapes).
+fn shown(raw: &str) -> String {
+    escape(&label_value(raw))
+}
 
 /// One scrape's values, taken from the live counters at once.
 #[derive(Debug)]
@@ -35,7 +41,7 @@ impl Scrape {
         let last = m.last_commit.load(Relaxed);
         let age = if last == 0 { -1.0 } else { (now - last).max(0) as f64 };
         Scrape {
-            base: vec![("server", label_value(server)), ("log_source", label_value(source))],
+            base: vec![("server", shown(server)), ("log_source", shown(source))],
             counters: vec![
                 ("audit_ingest_records", "Audit records stored.", None, m.records.load(Relaxed)),
                 ("audit_ingest_log", "Bytes of audit log read into committed batches.", Some(Unit::Bytes), m.bytes.load(Relaxed)),
@@ -56,7 +62,7 @@ impl Scrape {
 
     fn with(&self, extra: &[(&'static str, &str)]) -> Labels {
         let mut l = self.base.clone();
-        l.extend(extra.iter().map(|(k, v)| (*k, label_value(v))));
+        l.extend(extra.iter().map(|(k, v)| (*k, shown(v))));
         l
     }
 
@@ -113,6 +119,24 @@ impl Collector for Scrape {
         self.counter(&mut enc, "audit_ingest_privileged_public_logins", "Successful logins of privileged accounts (--privileged-account) from public addresses.", None, s.privileged_public)?;
         self.family(&mut enc, "audit_ingest_privileged_public_logins_by_account", "Successful logins of privileged accounts from public addresses, by account; capped.", &s.privileged_public_by_account, account)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::Login;
+
+    #[test]
+    fn attacker_chosen_labels_are_escaped() {
+        let m = Metrics::default();
+        let user = "evil\"} 1\nfake_metric{x=\"\\\u{0}\t\r";
+        m.observe_logins(&[Login { user: user.into(), client: "10.0.0.1".into(), ip: "10.0.0.1".into(), failed: true, at: 1 }]);
+        let text = encode(&m, "db1", "a\"b", 100);
+        let line = text.lines().find(|l| l.starts_with("audit_ingest_failed_logins_by_account_total{")).unwrap_or_default();
+        assert_eq!(line, r#"audit_ingest_failed_logins_by_account_total{server="db1",log_source="a\"b",user="evil\"} 1\nfake_metric{x=\"\\␀␉␍",client="10.0.0.1"} 1"#);
+        assert!(!text.lines().any(|l| l.starts_with("fake_metric")), "{text}");
+        assert!(!text.contains('\t') && !text.contains('\r') && !text.contains('\u{0}'));
     }
 }
 
