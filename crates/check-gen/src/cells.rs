@@ -15,6 +15,10 @@ pub enum Cell {
     Float(f64),
     /// Strings, DECIMAL, JSON, TIME, BLOB, big unsigned integers, DATETIME without time parsing.
     Str(String),
+    /// A list: a METRICS_* sample's `value` (`[timestamp, "value"]`).
+    List(Vec<Cell>),
+    /// A mapping: a METRICS_* sample's `metric` (its labels).
+    Map(std::collections::BTreeMap<String, Cell>),
 }
 
 /// One result row: column name (or alias) to value, in column order.

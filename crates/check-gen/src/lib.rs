@@ -3,9 +3,13 @@
 //!
 //! One module a concern: [`spec`] reads the check specs, [`render`] turns them into SQL and check files,
 //! [`validate`] applies PMM's parser rules to any check file, [`script`] runs check scripts with PMM's
-//! Starlark dialect, [`runner`] runs checks against a server the way pmm-agent does.
+//! Starlark dialect, [`runner`] runs checks against a server the way pmm-agent does. [`alerts`] and
+//! [`dashboard`] give the real-time side: PMM alert rule templates and a Grafana dashboard on
+//! audit-ingest's metrics.
 
+pub mod alerts;
 pub mod cells;
+pub mod dashboard;
 pub mod render;
 #[cfg(feature = "starlark")]
 pub mod script;
@@ -18,4 +22,27 @@ pub mod yaml_tree;
 /// `templates/` (see `build.rs`).
 pub mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+
+    /// Directories of `templates/` that hold data files (YAML), not minijinja templates.
+    pub const DATA_DIRS: &[&str] = &["alerts/", "dashboards/"];
+
+    /// Whether a file under `templates/` is a data file rather than a template.
+    pub fn is_data(name: &str) -> bool {
+        DATA_DIRS.iter().any(|d| name.starts_with(d))
+    }
+
+    /// A data file: from `overrides` when it has one of that name, else the built-in one.
+    pub fn data_file(overrides: Option<&std::path::Path>, name: &str) -> std::io::Result<String> {
+        if let Some(dir) = overrides {
+            let path = dir.join(name);
+            if path.is_file() {
+                return std::fs::read_to_string(path);
+            }
+        }
+        TEMPLATES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| (*t).to_string())
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, format!("no built-in {name}")))
+    }
 }

@@ -12,6 +12,8 @@ use check_gen::render::{Layout, Renderer, SqlOptions, Target};
 use check_gen::spec::{self, CheckSpec};
 use check_gen::validate;
 
+mod realtime_cmd;
+
 /// PMM advisor checks over the MySQL audit table that audit-ingest fills.
 ///
 /// With no command, prints the dev-file target (version 2, advisor dev) to stdout. PMM reports a bad
@@ -65,7 +67,8 @@ enum Command {
     /// Render the checks file for a target (the default command).
     #[command(after_help = RENDER_EXAMPLES)]
     Render(RenderArgs),
-    /// Print a check's SQL as a standalone statement (with SELECT), for any client.
+    /// Print a check's SQL as a standalone statement (with SELECT), for any client; for a
+    /// METRICS_INSTANT check its MetricsQL (`{{.NodeName}}` is PMM's placeholder).
     #[command(after_help = SQL_EXAMPLES)]
     Sql {
         /// The check's name.
@@ -100,6 +103,8 @@ enum Command {
     /// List the checks with their severity and summary.
     #[command(after_help = LIST_EXAMPLES)]
     List,
+    Alerts(realtime_cmd::AlertsArgs),
+    Dashboard(realtime_cmd::DashboardArgs),
 }
 
 const MAIN_EXAMPLES: &str = "\
@@ -329,6 +334,10 @@ fn run_checks(s: &Setup, connect: &ConnectArgs, format: Format, parse_time: bool
     rt.block_on(async {
         let mut target = check_gen::runner::Target::connect_opts(opts).await?;
         for spec in &s.specs {
+            if spec.query_type != check_gen::spec::QueryType::MysqlSelect {
+                eprintln!("{}: skipped: it queries PMM's metrics ({}), which pmm-managed runs", spec.name, spec.query_type.pmm_name());
+                continue;
+            }
             let c = s.renderer.check(spec, &s.sql, 2)?;
             let rows = target.select(&c.name, &c.query, parse_time).await?;
             let outcome = check_gen::script::run(&c.script, &[rows], 2);
@@ -367,7 +376,11 @@ fn real_main() -> Result<bool> {
         Some(Command::Render(args)) => render(&s, args)?,
         Some(Command::Sql { name }) => {
             let spec = s.specs.iter().find(|c| &c.name == name).with_context(|| format!("no check named {name:?}"))?;
-            writeln!(std::io::stdout(), "{};", s.renderer.sql(spec, &s.sql)?)?;
+            match spec.query_type {
+                check_gen::spec::QueryType::MysqlSelect => writeln!(std::io::stdout(), "{};", s.renderer.sql(spec, &s.sql)?)?,
+                // MetricsQL, for PMM's Explore; pmm-managed fills {{.NodeName}} itself.
+                check_gen::spec::QueryType::MetricsInstant => writeln!(std::io::stdout(), "{}", s.renderer.metrics_query(spec)?)?,
+            }
         }
         Some(Command::List) => {
             let mut out = std::io::stdout().lock();
@@ -376,6 +389,8 @@ fn real_main() -> Result<bool> {
             }
         }
         Some(Command::Validate { files }) => return validate_files(files),
+        Some(Command::Alerts(args)) => return realtime_cmd::alerts(args, cli.common.templates.as_deref()),
+        Some(Command::Dashboard(args)) => realtime_cmd::dashboard(args, cli.common.templates.as_deref())?,
         #[cfg(feature = "starlark")]
         Some(Command::Test) => return test_fixtures(&s),
         #[cfg(feature = "starlark")]

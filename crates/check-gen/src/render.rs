@@ -10,7 +10,7 @@ use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::embedded;
-use crate::spec::CheckSpec;
+use crate::spec::{CheckSpec, QueryType};
 
 /// Rendering failed.
 #[derive(Debug, thiserror::Error)]
@@ -90,8 +90,13 @@ pub struct RenderedCheck {
     pub interval: String,
     /// The full SELECT statement.
     pub sql: String,
-    /// The statement without its leading `SELECT`, as PMM's `query:` field wants it.
+    /// The statement without its leading `SELECT`, as PMM's `query:` field wants it (MetricsQL for
+    /// METRICS_INSTANT).
     pub query: String,
+    /// PMM's query type (`MYSQL_SELECT`, `METRICS_INSTANT`).
+    pub query_type: String,
+    /// The query's `parameters:` (METRICS_INSTANT's `lookback`).
+    pub parameters: BTreeMap<String, String>,
     /// The Starlark script with its entry point for the target's file version.
     pub script: String,
 }
@@ -227,13 +232,13 @@ impl Renderer {
         env.add_filter("sql_str_list", sql_str_list);
         env.add_filter("starlark", starlark_literal);
         let template_err = |source| RenderError::Template { check: "(templates)".into(), source };
-        for (name, text) in embedded::TEMPLATES {
+        for (name, text) in embedded::TEMPLATES.iter().filter(|(n, _)| !embedded::is_data(n)) {
             env.add_template(name, text).map_err(template_err)?;
         }
         if let Some(dir) = overrides {
             let mut files = Vec::new();
             read_dir_recursive(dir, "", &mut files)?;
-            for (name, text) in files {
+            for (name, text) in files.into_iter().filter(|(n, _)| !embedded::is_data(n)) {
                 env.add_template_owned(name, text).map_err(template_err)?;
             }
         }
@@ -247,8 +252,22 @@ impl Renderer {
             .map_err(|source| RenderError::Template { check: check.to_string(), source })
     }
 
+    /// The check's MetricsQL (METRICS_INSTANT checks), with PMM's `{{.NodeName}}` placeholders left
+    /// for pmm-managed.
+    pub fn metrics_query(&self, spec: &CheckSpec) -> Result<String, RenderError> {
+        let q = self.render(&spec.name, &spec.query, minijinja::context! { params => spec.parameters })?;
+        let q = q.trim().to_string();
+        if q.is_empty() || strip_select(&q).is_some() {
+            return Err(RenderError::Output { check: spec.name.clone(), message: format!("template {} must render a MetricsQL query", spec.query) });
+        }
+        Ok(q)
+    }
+
     /// The check's full SELECT statement.
     pub fn sql(&self, spec: &CheckSpec, opts: &SqlOptions) -> Result<String, RenderError> {
+        if spec.query_type != QueryType::MysqlSelect {
+            return Err(RenderError::Output { check: spec.name.clone(), message: "it queries PMM's metrics (METRICS_INSTANT), not the server: it has no SQL".into() });
+        }
         let ctx = minijinja::context! {
             params => spec.parameters,
             data => opts.names.data(),
@@ -295,9 +314,18 @@ impl Renderer {
 
     /// The check ready for a target file of the given version.
     pub fn check(&self, spec: &CheckSpec, opts: &SqlOptions, version: u8) -> Result<RenderedCheck, RenderError> {
-        let sql = self.sql(spec, opts)?;
-        let query = strip_select(&sql).unwrap_or_default().to_string();
+        let (sql, query) = match spec.query_type {
+            QueryType::MysqlSelect => {
+                let sql = self.sql(spec, opts)?;
+                let query = strip_select(&sql).unwrap_or_default().to_string();
+                (sql, query)
+            }
+            QueryType::MetricsInstant => (String::new(), self.metrics_query(spec)?),
+        };
+        let parameters = spec.lookback.iter().map(|l| ("lookback".to_string(), l.clone())).collect();
         Ok(RenderedCheck {
+            query_type: spec.query_type.pmm_name().to_string(),
+            parameters,
             name: spec.name.clone(),
             summary: spec.summary.clone(),
             description: spec.description.clone(),
@@ -320,6 +348,8 @@ impl Renderer {
         opts: &SqlOptions,
     ) -> Result<Vec<(PathBuf, String)>, RenderError> {
         let version = if target == Target::Legacy { 1 } else { 2 };
+        // Version 1 files run SQL only: metrics checks need version 2 (PMM 2.36+).
+        let specs: Vec<&CheckSpec> = specs.iter().filter(|s| version == 2 || s.query_type == QueryType::MysqlSelect).collect();
         let checks = specs.iter().map(|s| self.check(s, opts, version)).collect::<Result<Vec<_>, _>>()?;
         let names = minijinja::context! { database => opts.names.database(), table => opts.names.table() };
         match target {

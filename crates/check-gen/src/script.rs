@@ -244,6 +244,8 @@ fn freeze_cell(heap: &starlark::values::FrozenHeap, c: &Cell) -> FrozenValue {
         Cell::Int(i) => heap.alloc(*i),
         Cell::Float(f) => heap.alloc(*f),
         Cell::Str(s) => heap.alloc(s.clone()),
+        Cell::List(items) => heap.alloc(AllocList(items.iter().map(|c| freeze_cell(heap, c)).collect::<Vec<_>>())),
+        Cell::Map(m) => heap.alloc(AllocDict(m.iter().map(|(k, v)| (k.as_str(), freeze_cell(heap, v))).collect::<Vec<_>>())),
     }
 }
 

@@ -51,6 +51,28 @@ pub enum Interval {
     Rare,
 }
 
+/// What a check queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum QueryType {
+    /// A SELECT on the monitored server, run by pmm-agent.
+    #[default]
+    MysqlSelect,
+    /// MetricsQL on PMM's VictoriaMetrics at one instant, run by pmm-managed (`{{.NodeName}}` and
+    /// `{{.ServiceName}}` filled in); the script gets the samples as `{"metric": {...}, "value": [t, "v"]}`.
+    MetricsInstant,
+}
+
+impl QueryType {
+    /// PMM's name of the query type.
+    pub fn pmm_name(self) -> &'static str {
+        match self {
+            QueryType::MysqlSelect => "MYSQL_SELECT",
+            QueryType::MetricsInstant => "METRICS_INSTANT",
+        }
+    }
+}
+
 /// One check, as written in `checks/NAME.yml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,7 +93,13 @@ pub struct CheckSpec {
     /// Parameter name to default value; both the SQL and the script templates see them as `params`.
     #[serde(default)]
     pub parameters: BTreeMap<String, minijinja::Value>,
-    /// Template name of the SQL (a full SELECT statement).
+    /// What the query is: `MYSQL_SELECT` (the default) or `METRICS_INSTANT`.
+    #[serde(default)]
+    pub query_type: QueryType,
+    /// METRICS_INSTANT only: evaluate the query this long ago (a Go duration, e.g. `5m`).
+    #[serde(default)]
+    pub lookback: Option<String>,
+    /// Template name of the query: a full SELECT statement, or MetricsQL for METRICS_INSTANT.
     pub query: String,
     /// Template name of the Starlark script (defines `alerts(rows, context)`).
     pub script: String,
@@ -142,6 +170,13 @@ pub fn parse_spec(file: &str, text: &str) -> Result<CheckSpec, SpecError> {
     }
     if !matches!(spec.severity.as_str(), "error" | "warning") {
         return invalid(format!("severity {:?}: only error and warning work on every PMM version", spec.severity));
+    }
+    match (&spec.lookback, spec.query_type) {
+        (Some(_), QueryType::MysqlSelect) => return invalid("lookback is a METRICS_INSTANT parameter; MYSQL_SELECT takes none".into()),
+        (Some(l), QueryType::MetricsInstant) if !crate::validate::is_go_duration(l) => {
+            return invalid(format!("lookback {l:?} is not a Go duration (e.g. 5m, 1h30m; no days)"))
+        }
+        _ => {}
     }
     for fx in &spec.fixtures {
         if let Some(k) = fx.parameters.keys().find(|k| !spec.parameters.contains_key(*k)) {

@@ -29,6 +29,29 @@ impl fmt::Display for Problem {
     }
 }
 
+/// Go's `time.ParseDuration` syntax: an optional sign, then one or more decimal numbers (a fraction
+/// allowed) each with a unit of ns, us, µs, μs, ms, s, m or h; or a bare `0`.
+pub fn is_go_duration(s: &str) -> bool {
+    let rest = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if rest == "0" {
+        return true;
+    }
+    let mut rest = rest;
+    let mut parts = 0;
+    while !rest.is_empty() {
+        let num = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.').len();
+        let digits = &rest[..num];
+        if digits.is_empty() || digits == "." || digits.matches('.').count() > 1 {
+            return false;
+        }
+        rest = &rest[num..];
+        let Some(unit) = ["ns", "us", "µs", "μs", "ms", "s", "m", "h"].into_iter().find(|u| rest.starts_with(u)) else { return false };
+        rest = &rest[unit.len()..];
+        parts += 1;
+    }
+    parts > 0
+}
+
 /// `^[a-zA-Z_][a-zA-Z0-9_]*$`, PMM's pattern for check and advisor names.
 pub fn is_valid_name(name: &str) -> bool {
     let mut bytes = name.bytes();
@@ -306,15 +329,33 @@ fn validate_queries(cx: &mut Ctx, qs: &Node, family: Option<&str>) {
                     cx.err(*l, format!("{ty} takes no parameters (got {p})"));
                 }
             }
-            "METRICS_INSTANT" => {
-                for (p, l) in params.iter().filter(|(p, _)| p != "lookback") {
-                    cx.err(*l, format!("METRICS_INSTANT takes only lookback (got {p})"));
+            "METRICS_INSTANT" | "METRICS_RANGE" => {
+                match q.value.get("query") {
+                    Some(Node { value: Yaml::Str(s), .. }) if !s.trim().is_empty() => {}
+                    Some(qn) => cx.err(line(qn), format!("{ty} needs a non-empty MetricsQL query")),
+                    None => cx.err(line(q), format!("{ty} needs a query")),
                 }
-            }
-            "METRICS_RANGE" => {
-                for k in ["range", "step"] {
-                    if !has(k) {
-                        cx.err(tl, format!("METRICS_RANGE needs the parameter {k}"));
+                let allowed: &[&str] = if ty == "METRICS_INSTANT" { &["lookback"] } else { &["lookback", "range", "step"] };
+                for (p, l) in params.iter().filter(|(p, _)| !allowed.contains(&p.as_str())) {
+                    cx.err(*l, format!("{ty} takes only {} (got {p})", allowed.join(", ")));
+                }
+                if ty == "METRICS_RANGE" {
+                    for k in ["range", "step"] {
+                        if !has(k) {
+                            cx.err(tl, format!("METRICS_RANGE needs the parameter {k}"));
+                        }
+                    }
+                }
+                // pmm-managed parses each with Go's time.ParseDuration and fails the check otherwise.
+                if let Some(Yaml::Map(m)) = q.value.get("parameters").map(|p| &p.value) {
+                    for (k, v) in m {
+                        if !allowed.contains(&k.value.as_str()) {
+                            continue;
+                        }
+                        match v.value.as_str() {
+                            Some(d) if is_go_duration(d) => {}
+                            _ => cx.err(line(v), format!("{ty} parameter {} must be a Go duration such as 5m or 1h30m (no days), not {}", k.value, v.value.kind())),
+                        }
                     }
                 }
             }

@@ -12,7 +12,8 @@ use clap::{Args, Parser, Subcommand};
 use ingest::config::{connect_options, ConfigFile, ConnectSettings, SslMode};
 use ingest::decode::{Decoder, Encoding};
 use ingest::follower::{FollowOptions, StartAt};
-use ingest::metrics::Metrics;
+use ingest::metrics::http::Endpoint;
+use ingest::metrics::{LoginConfig, Metrics};
 use ingest::pipeline::{self, PipelineOptions};
 use ingest::filter::RecordFilter;
 use ingest::sink::{ErrorClass, LoadMethod, SchemaChange, Sink, SinkOptions, WriteMode};
@@ -201,9 +202,19 @@ struct FollowArgs {
     /// Delete rows older than this (e.g. 30d, 12h); off by default.
     #[arg(long, value_parser = parse_duration)]
     retention: Option<Duration>,
-    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9105).
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9105; keep it on localhost
+    /// or a private interface: the labels name accounts and client addresses). A port in use is an
+    /// error at start.
     #[arg(long)]
     metrics_listen: Option<std::net::SocketAddr>,
+    /// Label sets each per-account or per-client metric family keeps; later ones are summed into the
+    /// family's `overflow="true"` series, so invented account names cannot grow the scrape.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    metrics_max_accounts: u32,
+    /// Accounts (user names) whose successful logins from public addresses are counted in
+    /// audit_ingest_privileged_public_logins_total (repeatable; default root).
+    #[arg(long = "privileged-account", value_name = "USER", default_values_t = ["root".to_string()])]
+    privileged_accounts: Vec<String>,
     /// Touch the heartbeat this often while idle (seconds).
     #[arg(long, default_value_t = 30)]
     heartbeat_secs: u64,
@@ -436,6 +447,11 @@ async fn follow(a: FollowArgs) -> Result<ExitCode> {
     if std::fs::File::open(&a.path).is_ok_and(|f| Encoding::detect(&f).is_ok_and(|e| e == Some(Encoding::Encrypted))) {
         bail!("{}: encrypted: follow does not read an encrypted live log (its last block is written only when the server closes it); import the rotated .enc files with `audit-ingest backfill`", a.path.display());
     }
+    // Before anything else: a port in use stops the program instead of leaving a daemon without metrics.
+    let listener = match a.metrics_listen {
+        Some(addr) => Some(ingest::metrics::http::bind(addr).await.with_context(|| format!("--metrics-listen {addr}: cannot listen"))?),
+        None => None,
+    };
     let db = a.db.resolve()?;
     let mut p = prepare(db, &a.read, &a.path)?;
     p.follow.start_at = if a.start_at == "end" { StartAt::End } else { StartAt::Beginning };
@@ -445,12 +461,13 @@ async fn follow(a: FollowArgs) -> Result<ExitCode> {
     p.sink.ensure_schema(!a.read.no_create_schema).await?;
     // Followed again after it finished (a backfill's source): live, so watched for staleness again.
     p.sink.set_finished(false).await?;
-    let metrics = Arc::new(Metrics::default());
+    let login_config = LoginConfig { max_series: a.metrics_max_accounts as usize, privileged: a.privileged_accounts.clone() };
+    let metrics = Arc::new(Metrics::new(login_config));
     let shutdown = shutdown_signal()?;
-    if let Some(addr) = a.metrics_listen {
-        let (m, server, source) = (metrics.clone(), p.sink.options().server.to_string(), p.sink.options().source.clone());
+    if let Some(listener) = listener {
+        let endpoint = Arc::new(Endpoint { metrics: metrics.clone(), server: p.sink.options().server.to_string(), source: p.sink.options().source.clone() });
         tokio::spawn(async move {
-            if let Err(e) = ingest::metrics::serve(addr, m, server, source).await {
+            if let Err(e) = ingest::metrics::http::serve(listener, endpoint).await {
                 tracing::error!(error = %e, "metrics endpoint failed");
             }
         });

@@ -1,10 +1,9 @@
-//! Dead letters, the per-source lock, retention, filters, the metrics endpoint, and the `schema` and
+//! Dead letters, the per-source lock, retention, filters, and the `schema` and
 //! `status` commands, on a real MariaDB.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use audit_model::{Field, Format, Record};
@@ -167,36 +166,6 @@ fn filters_kinds_excluded_accounts_and_self() {
     // alice's connect; bob's and root's (the DSN's user) failed logins only.
     assert_eq!(got, ["0_f", "2_f", "4_f"]);
     drop(dir);
-}
-
-#[test]
-fn metrics_endpoint_serves_counters() {
-    let db = TestDb::new("metrics");
-    let (dir, log) = common::log_dir();
-    append(&log, &lines(0, 23));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = spawn_follow(&db.dsn(), dir.path(), &["--metrics-listen", &addr, "--source", "metrics-src"], &log);
-    wait_rows(&db, 23, dir.path());
-    let t = Instant::now();
-    let body = loop {
-        let mut s = std::net::TcpStream::connect(&addr).unwrap();
-        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).unwrap();
-        assert!(resp.starts_with("HTTP/1.0 200"), "{resp}");
-        if resp.contains("audit_ingest_records_total{server=\"testhost\",source=\"metrics-src\"} 23") || t.elapsed() > Duration::from_secs(10) {
-            break resp;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(body.contains("audit_ingest_records_total{server=\"testhost\",source=\"metrics-src\"} 23"), "{body}");
-    // json_line(n) fails for n % 5 == 0: 0, 5, 10, 15, 20, one series each (user@ip).
-    let failed: Vec<&str> = body.lines().filter(|l| l.starts_with("audit_ingest_failed_logins_total{")).collect();
-    assert_eq!(failed.len(), 5, "{body}");
-    assert!(failed.iter().all(|l| l.contains("@10.0.0.1\"} 1")), "{failed:?}");
-    assert!(body.contains("audit_ingest_seconds_since_last_commit{server=\"testhost\",source=\"metrics-src\"}"));
-    assert_eq!(stop(child).code(), Some(0));
 }
 
 #[test]

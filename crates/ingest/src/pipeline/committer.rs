@@ -111,7 +111,7 @@ async fn commit_all(
         metrics.dead_letters.fetch_add(stored.dead_letters, Relaxed);
         metrics.filtered.fetch_add(filtered, Relaxed);
         metrics.bytes.fetch_add(batch.log_bytes(), Relaxed);
-        metrics.add_failed_logins(&stored.failed_logins);
+        metrics.observe_logins(&stored.logins);
         metrics.last_commit.store(jiff::Timestamp::now().as_second(), Relaxed);
         tracing::debug!(records = stored.records, dead = stored.dead_letters, offset = next.offset, "committed");
         prev = Some(next);

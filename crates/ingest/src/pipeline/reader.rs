@@ -88,6 +88,8 @@ impl Reader {
                     idle_nap = MIN_NAP;
                 }
                 if batch.len() >= self.opts.batch_rows || batch.bytes() >= self.opts.batch_bytes {
+                    // Catching up: the lag shows while batches are full, not only once caught up.
+                    self.metrics.bytes_behind.store(self.follower.bytes_behind(), Relaxed);
                     break;
                 }
                 if !items.is_empty() {

@@ -24,8 +24,9 @@ pub struct Batch {
     pub(super) dead: Vec<Vec<Value>>,
     bytes: usize,
     log_bytes: u64,
-    /// `(row index, user@source)` of each failed login, so replays can be left out of the metrics.
-    pub(super) failed_logins: Vec<(usize, String)>,
+    /// `(row index, login)` of each login attempt, in log order, so replays can be left out of the
+    /// metrics.
+    pub(super) logins: Vec<(usize, Login)>,
     /// The server's `max_allowed_packet`: a record whose row cannot fit in one packet is
     /// dead-lettered instead of failing its batch forever.
     max_packet: usize,
@@ -33,6 +34,37 @@ pub struct Batch {
     log_server_id: Option<u32>,
     /// The records as `LOAD DATA` rows, once [`Batch::encode_for_load`] made them.
     pub(super) tsv: Option<bytes::Bytes>,
+}
+
+/// A login attempt (a connect record) as the metrics count it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login {
+    /// The account's user name.
+    pub user: String,
+    /// Where it came from: the IP address, or the host when there is none.
+    pub client: String,
+    /// The `ip` field alone (empty for socket connections), for the public-address rule.
+    pub ip: String,
+    /// Refused (a failed login) or accepted.
+    pub failed: bool,
+    /// The record's event time, Unix seconds.
+    pub at: i64,
+}
+
+impl Login {
+    /// The login attempt a record is, if it is one.
+    pub fn of(r: &Record) -> Option<Login> {
+        if r.kind() != audit_model::Kind::Connect {
+            return None;
+        }
+        let failed = r.is_failed_login();
+        if !failed && r.status().is_some_and(|s| s != 0) {
+            return None;
+        }
+        let ip = r.ip().unwrap_or("");
+        let client = if ip.is_empty() { r.host().unwrap_or("") } else { ip };
+        Some(Login { user: r.user().unwrap_or("").to_string(), client: client.to_string(), ip: ip.to_string(), failed, at: r.timestamp().as_second() })
+    }
 }
 
 /// Clips text to a column's width in characters (the whole value stays in `audit_record`).
@@ -63,7 +95,7 @@ impl Batch {
             dead: Vec::new(),
             bytes: 0,
             log_bytes: 0,
-            failed_logins: Vec::new(),
+            logins: Vec::new(),
             max_packet,
             log_server_id,
             tsv: None,
@@ -129,9 +161,8 @@ impl Batch {
         self.tsv = None;
         self.bytes += json.len() + 200;
         self.log_bytes += r.span().end - r.span().start;
-        if r.is_failed_login() {
-            let src = r.ip().filter(|s| !s.is_empty()).or(r.host()).unwrap_or("");
-            self.failed_logins.push((self.rows.len(), format!("{}@{}", r.user().unwrap_or(""), src)));
+        if let Some(login) = Login::of(r) {
+            self.logins.push((self.rows.len(), login));
         }
         self.rows.push(vec![
             Value::Bytes(self.server.clone()),

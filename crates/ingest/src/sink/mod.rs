@@ -35,7 +35,7 @@ use audit_schema::{Layout, ServerName, TableNames, SCHEMA_VERSION};
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Opts, OptsBuilder, Params, Pool, TxOpts, Value};
 
-pub use batch::Batch;
+pub use batch::{Batch, Login};
 use batch::{clip, row_key, DATA_COLUMNS, DEAD_COLUMNS, PACKET_MARGIN};
 pub use error::{refusal_hint, said_once, ErrorClass, SinkError};
 pub use sources::{KnownFile, SourceRow};
@@ -157,8 +157,8 @@ pub struct Stored {
     pub records: u64,
     /// Dead letters inserted.
     pub dead_letters: u64,
-    /// `user@source` of each failed login inserted.
-    pub failed_logins: Vec<String>,
+    /// The login attempts inserted, in log order.
+    pub logins: Vec<Login>,
 }
 
 /// A source's committed state.
@@ -488,17 +488,17 @@ impl Sink {
                 if replayed.is_empty() {
                     // The usual case: nothing stored yet, so no copy of the rows to leave any out.
                     out.records = self.insert_chunked(tx, &self.insert_prefix, DATA_COLUMNS.len(), &batch.rows, suffix, budget).await?;
-                    out.failed_logins = batch.failed_logins.iter().map(|(_, a)| a.clone()).collect();
+                    out.logins = batch.logins.iter().map(|(_, l)| l.clone()).collect();
                 } else {
                     let is_fresh = |row: &[Value]| row_key(row).is_none_or(|(f, o)| !replayed.contains(&(f.to_vec(), o)));
                     let rows: Vec<Vec<Value>> = batch.rows.iter().filter(|r| is_fresh(r)).cloned().collect();
                     out.records = self.insert_chunked(tx, &self.insert_prefix, DATA_COLUMNS.len(), &rows, suffix, budget).await?;
-                    out.failed_logins = batch.failed_logins.iter().filter(|(i, _)| is_fresh(&batch.rows[*i])).map(|(_, a)| a.clone()).collect();
+                    out.logins = batch.logins.iter().filter(|(i, _)| is_fresh(&batch.rows[*i])).map(|(_, l)| l.clone()).collect();
                 }
             }
             LoadMethod::Infile => {
                 out.records = self.load_infile(tx, batch).await?;
-                out.failed_logins = batch.failed_logins.iter().map(|(_, a)| a.clone()).collect();
+                out.logins = batch.logins.iter().map(|(_, l)| l.clone()).collect();
             }
         }
         out.dead_letters = self.insert_chunked(tx, &self.dead_prefix, DEAD_COLUMNS.len(), &batch.dead, suffix, budget).await?;
