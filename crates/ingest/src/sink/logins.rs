@@ -186,6 +186,7 @@ mod tests {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn row(kind: &str, sec: u8, off: u64, status: i64, user: &str, priv_user: Option<&str>, host: &str, ip: &str, format: &str) -> Vec<Value> {
         let mut r = vec![Value::NULL; DATA_COLUMNS.len()];
         let b = |s: &str| Value::Bytes(s.as_bytes().to_vec());
