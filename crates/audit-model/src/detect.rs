@@ -96,7 +96,13 @@ pub fn detect(buf: &[u8]) -> Detection {
                 (false, false, false) => Detection::Format(Format::FilterXmlOld),
             }
         }
-        b'[' => Detection::Format(Format::FilterJson),
+        // audit_log_filter's JSON array: `[`, then its first object (or `]`: none). A `[section]` line
+        // (TOML, INI: Cargo.toml, my.cnf) is no audit log.
+        b'[' => match b[1..].iter().find(|c| !c.is_ascii_whitespace()) {
+            None => need_more,
+            Some(b'{' | b']') => Detection::Format(Format::FilterJson),
+            Some(_) => Detection::Unknown,
+        },
         b'{' => {
             let rest = b[1..].iter().position(|c| !c.is_ascii_whitespace()).map(|i| &b[1 + i..]);
             // The first key tells: Percona's, mysql-audit's, a journal entry's, else audit_log_filter's.
@@ -138,6 +144,9 @@ mod tests {
             (b"<AUDIT_RECORD TIMESTAMP=\"x\" RECORD_ID=\"1_x\" NAME=\"Connect\"/>", Detection::Format(Format::FilterXmlOld)),
             (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AUDIT>\n", Detection::NeedMore),
             (b"{\"audit_record\":{\"name\":\"Query\"", Detection::Format(Format::PerconaJson)),
+            (b"[package]\nname = \"ingest\"\n", Detection::Unknown),
+            (b"[\n  {\"timestamp\"", Detection::Format(Format::FilterJson)),
+            (b"[ ", Detection::NeedMore),
             (b"{\"audit_rec", Detection::NeedMore),
             (b"[\n  {\n    \"timestamp\"", Detection::Format(Format::FilterJson)),
             (b"{ \"timestamp\": \"2019-10-03 14:21:56\",", Detection::Format(Format::FilterJson)),

@@ -87,9 +87,8 @@ enum Command {
     /// Exits 0 whether or not there are alerts, non-zero on any error.
     #[command(after_help = RUN_EXAMPLES)]
     Run {
-        /// mysql://user:password@host:port/ of the monitored server.
-        #[arg(long, env = "CHECK_GEN_DSN")]
-        dsn: String,
+        #[command(flatten)]
+        connect: ConnectArgs,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -165,6 +164,42 @@ const LIST_EXAMPLES: &str = "\
 Examples:
   check-gen list
   check-gen --checks my-checks/ list";
+
+/// Where the monitored server is: the same ways audit-ingest takes (a DSN, its TOML config file, a
+/// MySQL option file), so one file serves both.
+#[derive(Debug, Args)]
+struct ConnectArgs {
+    /// mysql://user:password@host:port/ of the monitored server.
+    #[arg(long, env = "CHECK_GEN_DSN", hide_env_values = true)]
+    dsn: Option<String>,
+    /// audit-ingest's TOML config file (its dsn, defaults_file, ssl_mode, ssl_ca are used).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// A MySQL option file whose [client] section gives user, password, host, port, socket.
+    #[arg(long)]
+    defaults_file: Option<PathBuf>,
+}
+
+impl ConnectArgs {
+    /// The connection options: flags first, then the config file's.
+    fn resolve(&self) -> Result<mysql_async::Opts> {
+        use ingest::config::{connect_options, ConfigFile, ConnectSettings, SslMode};
+        let file = match &self.config {
+            Some(p) => ConfigFile::load(p).map_err(anyhow::Error::msg)?,
+            None => ConfigFile::default(),
+        };
+        let settings = ConnectSettings {
+            dsn: self.dsn.clone().or(file.dsn),
+            defaults_file: self.defaults_file.clone().or(file.defaults_file),
+            ssl_mode: file.ssl_mode.map(|m| m.parse::<SslMode>()).transpose().map_err(anyhow::Error::msg)?.unwrap_or_default(),
+            ssl_ca: file.ssl_ca,
+        };
+        if settings.dsn.is_none() && settings.defaults_file.is_none() {
+            bail!("no server given: use --dsn, CHECK_GEN_DSN, --config or --defaults-file");
+        }
+        Ok(connect_options(&settings).map_err(anyhow::Error::msg)?.0)
+    }
+}
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
@@ -287,11 +322,12 @@ fn compare(got: &[Alert], want: &[check_gen::spec::ExpectedAlert]) -> std::resul
 }
 
 #[cfg(feature = "starlark")]
-fn run_checks(s: &Setup, dsn: &str, format: Format, parse_time: bool) -> Result<()> {
+fn run_checks(s: &Setup, connect: &ConnectArgs, format: Format, parse_time: bool) -> Result<()> {
+    let opts = connect.resolve()?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut alerts: Vec<Alert> = Vec::new();
     rt.block_on(async {
-        let mut target = check_gen::runner::Target::connect(dsn).await?;
+        let mut target = check_gen::runner::Target::connect_opts(opts).await?;
         for spec in &s.specs {
             let c = s.renderer.check(spec, &s.sql, 2)?;
             let rows = target.select(&c.name, &c.query, parse_time).await?;
@@ -305,16 +341,17 @@ fn run_checks(s: &Setup, dsn: &str, format: Format, parse_time: bool) -> Result<
         target.disconnect().await?;
         anyhow::Ok(())
     })?;
+    let mut out = std::io::stdout().lock();
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&alerts)?),
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&alerts)?)?,
         Format::Text => {
             for a in &alerts {
-                println!("[{}] {}: {}", a.severity, a.check, a.summary);
+                writeln!(out, "[{}] {}: {}", a.severity, a.check, a.summary)?;
                 if !a.description.is_empty() {
-                    println!("    {}", a.description);
+                    writeln!(out, "    {}", a.description)?;
                 }
                 let labels: Vec<String> = a.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                println!("    labels: {}", labels.join(", "));
+                writeln!(out, "    labels: {}", labels.join(", "))?;
             }
             eprintln!("{} alert(s) from {} check(s)", alerts.len(), s.specs.len());
         }
@@ -330,18 +367,19 @@ fn real_main() -> Result<bool> {
         Some(Command::Render(args)) => render(&s, args)?,
         Some(Command::Sql { name }) => {
             let spec = s.specs.iter().find(|c| &c.name == name).with_context(|| format!("no check named {name:?}"))?;
-            println!("{};", s.renderer.sql(spec, &s.sql)?);
+            writeln!(std::io::stdout(), "{};", s.renderer.sql(spec, &s.sql)?)?;
         }
         Some(Command::List) => {
+            let mut out = std::io::stdout().lock();
             for c in &s.specs {
-                println!("{:<40} {:<8} {}", c.name, c.severity, c.summary);
+                writeln!(out, "{:<40} {:<8} {}", c.name, c.severity, c.summary)?;
             }
         }
         Some(Command::Validate { files }) => return validate_files(files),
         #[cfg(feature = "starlark")]
         Some(Command::Test) => return test_fixtures(&s),
         #[cfg(feature = "starlark")]
-        Some(Command::Run { dsn, format, parse_time }) => run_checks(&s, dsn, *format, *parse_time)?,
+        Some(Command::Run { connect, format, parse_time }) => run_checks(&s, connect, *format, *parse_time)?,
         #[cfg(not(feature = "starlark"))]
         Some(Command::Test | Command::Run { .. }) => bail!("built without the starlark feature"),
     }

@@ -20,9 +20,14 @@ pub enum RunError {
     /// The DSN is not a valid `mysql://` URL.
     #[error("invalid DSN: {0}")]
     Dsn(#[source] mysql_async::UrlError),
-    /// Connecting failed.
-    #[error("connecting: {0}")]
-    Connect(#[source] mysql_async::Error),
+    /// Connecting failed. The driver's error is shown, not chained: its text would repeat.
+    #[error("{server}: {}", ingest::sink::said_once(&error.to_string()))]
+    Connect {
+        /// `host:port`.
+        server: String,
+        /// What the driver said.
+        error: mysql_async::Error,
+    },
     /// The server refused or failed the statement.
     #[error("check {check}: query failed: {source}")]
     Query {
@@ -95,14 +100,22 @@ pub fn to_cell(v: &Value, col: &Column, parse_time: bool) -> Cell {
 #[derive(Debug)]
 pub struct Target {
     conn: Conn,
+    server: String,
 }
 
 impl Target {
     /// Connects to `mysql://user:password@host:port/db`.
     pub async fn connect(dsn: &str) -> Result<Self, RunError> {
-        let opts = Opts::from_url(dsn).map_err(RunError::Dsn)?;
-        let conn = Conn::new(opts).await.map_err(RunError::Connect)?;
-        Ok(Target { conn })
+        Target::connect_opts(Opts::from_url(dsn).map_err(RunError::Dsn)?).await
+    }
+
+    /// Connects with `opts`.
+    pub async fn connect_opts(opts: Opts) -> Result<Self, RunError> {
+        let server = format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port());
+        match Conn::new(opts).await {
+            Ok(conn) => Ok(Target { conn, server }),
+            Err(error) => Err(RunError::Connect { server, error }),
+        }
     }
 
     /// Runs a MYSQL_SELECT query (the text after SELECT) as pmm-agent does and returns its rows.
@@ -132,7 +145,8 @@ impl Target {
 
     /// Closes the connection cleanly.
     pub async fn disconnect(self) -> Result<(), RunError> {
-        self.conn.disconnect().await.map_err(RunError::Connect)
+        let server = self.server;
+        self.conn.disconnect().await.map_err(|error| RunError::Connect { server, error })
     }
 }
 

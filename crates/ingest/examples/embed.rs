@@ -15,8 +15,21 @@ use ingest::metrics::Metrics;
 use ingest::pipeline::{self, PipelineOptions};
 use ingest::sink::{Sink, SinkOptions};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).ok_or("usage: embed AUDIT_LOG")?;
+fn main() -> std::process::ExitCode {
+    let Some(path) = std::env::args().nth(1) else {
+        eprintln!("usage: cargo run -p ingest --example embed -- AUDIT_LOG   (with AUDIT_INGEST_DSN set, also stores it)");
+        return std::process::ExitCode::from(2);
+    };
+    match run(path) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("embed: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(path: String) -> Result<(), Box<dyn std::error::Error>> {
 
     // 1. The follower alone: records out of a file, through rotation and truncation.
     let mut follower = Follower::new(&path, None, FollowOptions::default())?;
@@ -56,6 +69,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let options = PipelineOptions { exit_when_caught_up: true, ..PipelineOptions::default() };
             let (_stop, stop_rx) = tokio::sync::watch::channel(false);
             let summary = pipeline::run(&sink, path.clone().into(), FollowOptions::default(), &options, Arc::new(Metrics::default()), stop_rx).await?;
+            // A one-pass run is finished once caught up: the staleness check does not wait for it.
+            sink.set_finished(true).await?;
             println!("stored {} records ({} dead letters) in {}", summary.records, summary.dead_letters, sink.options().names);
             sink.close().await?;
             Ok::<_, Box<dyn std::error::Error>>(())

@@ -56,6 +56,12 @@ pub struct Checkpoint {
     /// The highest generation handed out, so a truncated inode's new content never reuses a key.
     #[serde(default)]
     pub max_generation: u32,
+    /// When the source ended for good (Unix seconds): a backfill that read its files to their end.
+    /// A finished source is not expected to check in, so the staleness check leaves it out; a
+    /// `follow` of it makes it live again. Absent (not `null`) while live, which is what the check's
+    /// SQL tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<i64>,
 }
 
 /// A file that needs no more reading, and how to recognise it.

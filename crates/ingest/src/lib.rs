@@ -5,10 +5,12 @@
 //!   binary log unless asked (replication-safe).
 //! - [`filter`]: which records to store.
 //! - [`pipeline`]: the loop joining the two, with reconnects and backoff.
-//! - [`checkpoint`], [`identity`]: where a source is, and which file is which.
+//! - [`checkpoint`], [`identity`]: where a source is, and which file is which; [`known`]: whether a
+//!   file's content was stored already (a copy, a `.gz`).
 //! - [`decode`]: plain, gzip and encrypted files read alike (the one place an encoding is undone);
 //!   [`encrypted`]: decrypting the `.enc` files of MySQL Enterprise Audit and Percona audit_log_filter.
 //! - [`metrics`]: counters and the Prometheus endpoint.
+//! - [`sniff`]: telling a file that is no audit log from one with a few bad records.
 //!
 //! The `audit-ingest` binary is a thin command line over this library; `examples/embed.rs` shows the
 //! library in another program.
@@ -22,10 +24,12 @@ pub mod encrypted;
 pub mod filter;
 pub mod follower;
 pub mod identity;
+pub mod known;
 pub mod metrics;
 pub mod pipeline;
 mod plan;
 pub mod sink;
+pub mod sniff;
 mod source;
 
 pub use audit_model;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use audit_model::{Format, Kind};
+use audit_model::Kind;
 use clap::{Args, Parser, Subcommand};
 use ingest::config::{connect_options, ConfigFile, ConnectSettings, SslMode};
 use ingest::decode::{Decoder, Encoding};
@@ -15,10 +15,15 @@ use ingest::follower::{FollowOptions, StartAt};
 use ingest::metrics::Metrics;
 use ingest::pipeline::{self, PipelineOptions};
 use ingest::filter::RecordFilter;
-use ingest::sink::{LoadMethod, SchemaChange, Sink, SinkOptions, WriteMode};
+use ingest::sink::{ErrorClass, LoadMethod, SchemaChange, Sink, SinkOptions, WriteMode};
 
+mod backfill_cmd;
 mod decrypt_args;
+mod errors;
+mod format_arg;
+mod output;
 mod parse_cmd;
+mod sources_cmd;
 
 /// What the help of every storing command says about the server's settings.
 macro_rules! server_note {
@@ -31,6 +36,7 @@ macro_rules! server_note {
          faster); with it OFF, multi-row INSERTs are used."
     };
 }
+pub(crate) use server_note;
 const SERVER_NOTE: &str = server_note!();
 
 /// Reads MySQL audit logs (Percona audit_log, audit_log_filter / MySQL Enterprise Audit, MariaDB
@@ -46,7 +52,8 @@ struct Cli {
 enum Command {
     Parse(parse_cmd::ParseArgs),
     Follow(FollowArgs),
-    Backfill(BackfillArgs),
+    Backfill(backfill_cmd::BackfillArgs),
+    Sources(sources_cmd::SourcesArgs),
     Schema(SchemaArgs),
     Status(StatusArgs),
 }
@@ -137,9 +144,9 @@ impl DbArgs {
 /// Options shared by follow and backfill.
 #[derive(Debug, Args, Clone)]
 struct ReadArgs {
-    /// The log's format; `auto` recognises it from the first record.
-    #[arg(long, default_value = "auto")]
-    format: String,
+    /// The log's format; `auto` recognises it from the first record (see the README's table of formats).
+    #[arg(long, default_value = "auto", value_parser = format_arg::parser())]
+    format: format_arg::FormatArg,
     /// Time zone of formats written in local time (MariaDB, audit_log_filter): IANA name, UTC or system.
     #[arg(long, default_value = "UTC")]
     time_zone: String,
@@ -204,22 +211,6 @@ struct FollowArgs {
     path: PathBuf,
 }
 
-/// Import a log and its rotated files once, oldest first; resumable (it keeps a checkpoint like
-/// follow), and prints a summary.
-#[derive(Debug, Args)]
-#[command(after_help = concat!(server_note!(), "\n\n", decrypt_args::help!()))]
-struct BackfillArgs {
-    #[command(flatten)]
-    db: DbArgs,
-    #[command(flatten)]
-    read: ReadArgs,
-    #[command(flatten)]
-    decrypt: decrypt_args::DecryptArgs,
-    /// The files, in any order: they are read oldest first (by modification time).
-    #[arg(required = true)]
-    files: Vec<PathBuf>,
-}
-
 /// Print the tables' DDL, or create or upgrade them in place (--apply). In the default local mode
 /// none of it enters the binary log: run it on every server that keeps its own tables (a primary and
 /// each replica).
@@ -237,7 +228,8 @@ struct SchemaArgs {
     upgrade_sql: bool,
 }
 
-/// Print each source's position: file, offset, bytes behind, last commit.
+/// Print each source's position: file, offset, bytes behind (MISSING: the file does not exist, the
+/// follower waits for it), last commit. `audit-ingest sources` says which are live or finished.
 #[derive(Debug, Args)]
 struct StatusArgs {
     #[command(flatten)]
@@ -265,6 +257,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("AUDIT_INGEST_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
+        .with_ansi(output::stderr_colours())
         .init();
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -275,8 +268,10 @@ fn main() -> ExitCode {
     };
     match rt.block_on(run(cli.command)) {
         Ok(code) => code,
+        // The reader of the output went away (`status | head -1`): nothing more to say.
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("audit-ingest: {e:#}");
+            eprintln!("audit-ingest: {}", errors::report(&e));
             ExitCode::from(2)
         }
     }
@@ -288,20 +283,21 @@ async fn run(cmd: Command) -> Result<ExitCode> {
         Command::Schema(a) => schema(a).await,
         Command::Status(a) => status(a).await,
         Command::Follow(a) => follow(a).await,
-        Command::Backfill(a) => backfill(a).await,
+        Command::Backfill(a) => backfill_cmd::run(a).await,
+        Command::Sources(a) => sources_cmd::run(a).await,
     }
 }
 
 async fn schema(a: SchemaArgs) -> Result<ExitCode> {
     let db = a.db.resolve()?;
     if !a.apply && !a.upgrade_sql {
-        print!("{}", audit_schema::render_ddl(&db.names)?);
+        output::outln!("{}", audit_schema::render_ddl(&db.names)?.trim_end());
         return Ok(ExitCode::SUCCESS);
     }
     let sink = db.sink(String::new());
     if a.upgrade_sql {
         for stmt in sink.schema_statements().await? {
-            println!("{stmt};\n");
+            output::outln!("{stmt};\n");
         }
     } else {
         let names = &db.names;
@@ -310,7 +306,7 @@ async fn schema(a: SchemaArgs) -> Result<ExitCode> {
             SchemaChange::Upgraded { from } => format!("upgraded from version {from}"),
             SchemaChange::UpToDate => "already current".to_string(),
         };
-        println!(
+        output::outln!(
             "schema version {} {what} on {} ({} mode): {}, {}, {}, {}, {}",
             audit_schema::SCHEMA_VERSION,
             sink.address(),
@@ -332,14 +328,16 @@ async fn status(a: StatusArgs) -> Result<ExitCode> {
     let sink = db.sink(String::new());
     // What the ingester of this account would meet now: binary-log privilege, read_only, grants.
     match sink.probe_writes().await {
-        Ok(()) => println!("{} ({} mode, server {}): writes accepted", sink.address(), db.mode.name(), db.server),
-        Err(e) => println!("{} ({} mode, server {}): writes REFUSED: {e}", sink.address(), db.mode.name(), db.server),
+        // The server is not there (or refuses the login): that is the one thing to say.
+        Err(e) if e.class() == ErrorClass::Transient || e.server_code() == Some(1045) => return Err(e.into()),
+        Ok(()) => output::outln!("{} ({} mode, server {}): writes accepted", sink.address(), db.mode.name(), db.server),
+        Err(e) => output::outln!("{} ({} mode, server {}): writes REFUSED: {e}", sink.address(), db.mode.name(), db.server),
     }
     sink.close().await?;
     // Reading needs no binary-log privilege: a plain connection lists the sources even when writes
     // are refused.
     let pool = mysql_async::Pool::new(db.opts.clone());
-    let mut conn = pool.get_conn().await.with_context(|| format!("connecting to {}", ingest::config::describe(&db.opts)))?;
+    let mut conn = pool.get_conn().await.map_err(|e| anyhow::anyhow!("{}: {e}", ingest::config::describe(&db.opts)))?;
     let sql = format!(
         "SELECT server, source, file_path, file_offset, records_total, DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%sZ'), \
          CAST(TIMESTAMPDIFF(SECOND, updated_at, UTC_TIMESTAMP(6)) AS SIGNED) FROM {} ORDER BY server, source",
@@ -348,16 +346,21 @@ async fn status(a: StatusArgs) -> Result<ExitCode> {
     let rows: Vec<(String, String, String, u64, u64, String, i64)> = conn.query(sql).await?;
     let dead_sql = format!("SELECT server, source, COUNT(*) FROM {} GROUP BY server, source", db.names.dead_letter());
     let dead: Vec<(String, String, i64)> = conn.query(dead_sql).await?;
-    println!("{:<20} {:<40} {:>14} {:>14} {:>12} {:>8}  {:<22} file", "server", "source", "offset", "bytes behind", "records", "dead", "last commit");
+    output::outln!("{:<20} {:<40} {:>14} {:>14} {:>12} {:>8}  {:<22} file", "server", "source", "offset", "bytes behind", "records", "dead", "last commit");
     for (server, source, path, offset, records, updated, age) in rows {
         // Bytes behind only mean something for this host's own files.
         let behind = if server == db.server.as_str() {
-            std::fs::metadata(&path).map(|m| m.len().saturating_sub(offset).to_string()).unwrap_or_else(|_| "?".into())
+            match std::fs::metadata(&path) {
+                Ok(m) => m.len().saturating_sub(offset).to_string(),
+                // A mistyped path, or a log not created yet: the follower waits for it.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => "MISSING".into(),
+                Err(_) => "?".into(),
+            }
         } else {
             "-".into()
         };
         let dead = dead.iter().find(|(sv, s, _)| *sv == server && *s == source).map_or(0, |(_, _, n)| *n);
-        println!("{server:<20} {source:<40} {offset:>14} {behind:>14} {records:>12} {dead:>8}  {updated} ({age}s ago) {path}");
+        output::outln!("{server:<20} {source:<40} {offset:>14} {behind:>14} {records:>12} {dead:>8}  {updated} ({age}s ago) {path}");
     }
     drop(conn);
     pool.disconnect().await?;
@@ -371,10 +374,7 @@ struct Prepared {
 }
 
 fn prepare(db: Db, read: &ReadArgs, path: &std::path::Path) -> Result<Prepared> {
-    let format = match read.format.as_str() {
-        "auto" => None,
-        f => Some(f.parse::<Format>().map_err(anyhow::Error::msg)?),
-    };
+    let format = read.format.0;
     let tz = match read.time_zone.as_str() {
         "UTC" | "utc" => jiff::tz::TimeZone::UTC,
         "system" | "local" => jiff::tz::TimeZone::try_system()?,
@@ -444,6 +444,8 @@ async fn follow(a: FollowArgs) -> Result<ExitCode> {
     p.follow.decoder = Decoder::with_key(a.decrypt.key()?);
     p.pipeline.heartbeat = Duration::from_secs(a.heartbeat_secs.clamp(1, 60));
     p.sink.ensure_schema(!a.read.no_create_schema).await?;
+    // Followed again after it finished (a backfill's source): live, so watched for staleness again.
+    p.sink.set_finished(false).await?;
     let metrics = Arc::new(Metrics::default());
     let shutdown = shutdown_signal()?;
     if let Some(addr) = a.metrics_listen {
@@ -473,55 +475,4 @@ async fn follow(a: FollowArgs) -> Result<ExitCode> {
     tracing::info!(records = summary.records, dead_letters = summary.dead_letters, filtered = summary.filtered, "stopped");
     p.sink.close().await?;
     Ok(ExitCode::SUCCESS)
-}
-
-async fn backfill(a: BackfillArgs) -> Result<ExitCode> {
-    let db = a.db.resolve()?;
-    // Oldest first: rotated files before the live one.
-    let mut files: Vec<(std::time::SystemTime, PathBuf)> = a
-        .files
-        .iter()
-        .map(|f| Ok((std::fs::metadata(f).with_context(|| f.display().to_string())?.modified()?, f.clone())))
-        .collect::<Result<_>>()?;
-    files.sort();
-    let decoder = Decoder::with_key(a.decrypt.key()?);
-    // A file that cannot be decrypted (no password, a wrong one) stops the run before anything is stored.
-    for (_, path) in &files {
-        let file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
-        if Encoding::detect(&file)? == Some(Encoding::Encrypted) {
-            ingest::decode::decode_file(file, path, &decoder).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        }
-    }
-    let mut total = pipeline::Summary::default();
-    let mut db_opt = Some(db);
-    let mut opts_for_next = None;
-    for (_, path) in &files {
-        let db = match db_opt.take() {
-            Some(d) => d,
-            None => a.db.resolve()?,
-        };
-        let mut read = a.read.clone();
-        if read.source.is_none() {
-            // Keyed by the file's identity, not its name: rotation renames files between runs.
-            let meta = std::fs::metadata(path)?;
-            read.source = Some(format!("backfill:{}", ingest::identity::FileId::of(&meta).key()));
-        }
-        let mut p = prepare(db, &read, path)?;
-        if let Some(f) = opts_for_next.take() {
-            p.follow.format = p.follow.format.or(f);
-        }
-        p.pipeline.exit_when_caught_up = true;
-        p.follow.decoder = decoder.clone();
-        p.sink.ensure_schema(!read.no_create_schema).await?;
-        let (_tx, rx) = tokio::sync::watch::channel(false);
-        let s = pipeline::run(&p.sink, path.clone(), p.follow.clone(), &p.pipeline, Arc::new(Metrics::default()), rx).await?;
-        eprintln!("{}: {} records, {} malformed (dead-lettered), {} filtered", path.display(), s.records, s.dead_letters, s.filtered);
-        total.records += s.records;
-        total.dead_letters += s.dead_letters;
-        total.filtered += s.filtered;
-        opts_for_next = Some(p.follow.format);
-        p.sink.close().await?;
-    }
-    println!("backfill: {} files, {} records stored, {} malformed (dead-lettered), {} filtered", files.len(), total.records, total.dead_letters, total.filtered);
-    Ok(if total.dead_letters > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

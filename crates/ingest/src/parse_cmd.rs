@@ -5,9 +5,10 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use audit_model::{Error, Format, ReaderOptions, Record, RecordReader};
+use audit_model::{Error, ReaderOptions, Record, RecordReader};
 use clap::Args;
 use ingest::decode::{self, Decoder};
+use ingest::sniff::{looks_like, BadStart, NOT_AUDIT_AFTER};
 use jiff::tz::TimeZone;
 
 use crate::decrypt_args::{self, DecryptArgs};
@@ -19,8 +20,12 @@ use crate::decrypt_args::{self, DecryptArgs};
 /// (the byte offset of the record's first byte), null when the format has no such field, and more.
 /// Malformed records are reported on standard error as FILE:OFFSET: reason, and the run goes on.
 ///
+/// After the first 10 malformed records of a file the rest are only counted. A file whose first 20
+/// records are all malformed is not an audit log (of the format given): it is named with what it
+/// looks like instead, and not read further.
+///
 /// Exit status: 0 when every record parsed, 1 when some were malformed or the input ends in an
-/// incomplete record, 2 for usage or I/O errors.
+/// incomplete record, 2 for usage or I/O errors and for a file that is not an audit log.
 #[derive(Debug, Args)]
 #[command(after_help = concat!(
     "Examples:\n  audit-ingest parse /var/lib/mysql/audit.log\n  audit-ingest parse --format mariadb --time-zone Europe/Berlin server_audit.log.1 server_audit.log\n  audit-ingest parse --format syslog+mariadb --time-zone system /var/log/syslog\n  journalctl -o json -t percona-audit | audit-ingest parse --format journald+percona-json -\n  tail -c 1000000 audit.log | audit-ingest parse --format percona-json -\n  audit-ingest parse --encryption-password-file pw.json audit_filter.20261201T101500.log.20261130T090000-1.enc\n\n",
@@ -30,8 +35,8 @@ pub struct ParseArgs {
     /// The format, or `auto` to recognise it from each file's first record. A format carried by a log
     /// daemon joins the wrapper and the format: syslog+mariadb, syslog+percona-json, journald+mariadb
     /// (`journalctl -o json` output), ...; other programs' lines are skipped and counted.
-    #[arg(long, default_value = "auto", value_parser = parse_format)]
-    format: FormatArg,
+    #[arg(long, default_value = "auto", value_parser = crate::format_arg::parser())]
+    format: crate::format_arg::FormatArg,
     /// MariaDB's server_audit_timestamp_format when it is not the default, in MariaDB's syntax
     /// (e.g. `%Y-%m-%d %H:%i:%s`); a format without `%i` is read as strftime.
     #[arg(long)]
@@ -45,17 +50,6 @@ pub struct ParseArgs {
     /// Files to read; `-` reads standard input.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct FormatArg(Option<Format>);
-
-fn parse_format(s: &str) -> Result<FormatArg, String> {
-    if s == "auto" {
-        Ok(FormatArg(None))
-    } else {
-        s.parse().map(|f| FormatArg(Some(f)))
-    }
 }
 
 /// The latest a record in `path` can be: the year of traditional syslog timestamps comes from it.
@@ -85,7 +79,12 @@ struct Line<'a> {
 struct Tally {
     malformed: bool,
     io_error: bool,
+    /// A file taken for no audit log (of the format asked for).
+    not_audit: bool,
 }
+
+/// Malformed records reported one by one in a file; the rest are counted in its summary.
+const SHOWN_ERRORS: u64 = 10;
 
 pub fn run(args: &ParseArgs) -> ExitCode {
     let stdout = io::stdout();
@@ -104,10 +103,18 @@ pub fn run(args: &ParseArgs) -> ExitCode {
         let (input, reference) = if name == "-" {
             (decode::decode_stream(io::stdin(), &decoder).map_err(|e| e.to_string()), None)
         } else {
-            (File::open(path).map_err(|e| format!("cannot open: {e}")).and_then(|f| decode::decode_file(f, path, &decoder).map_err(|e| e.to_string())), reference_time(path))
+            (File::open(path).map_err(|e| match e.kind() {
+                io::ErrorKind::PermissionDenied => format!("cannot open: {e} ({})", ingest::follower::PERMISSION_HINT),
+                _ => format!("cannot open: {e}"),
+            }).and_then(|f| decode::decode_file(f, path, &decoder).map_err(|e| e.to_string())), reference_time(path))
         };
         let result = match input {
-            Ok(input) => parse_one(BufReader::with_capacity(256 << 10, input), &name, reference, args, &mut out, &mut tally),
+            Ok(input) => {
+                let input = BufReader::with_capacity(256 << 10, input);
+                // What the file looks like, should it prove no audit log.
+                let prefix = || if name == "-" { Vec::new() } else { decode::decoded_prefix(path, 4096, &decoder).unwrap_or_default() };
+                parse_one(input, &name, reference, args, &mut out, &mut tally, prefix)
+            }
             Err(e) => {
                 eprintln!("{name}: {e}");
                 tally.io_error = true;
@@ -128,7 +135,7 @@ pub fn run(args: &ParseArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    if tally.io_error {
+    if tally.io_error || tally.not_audit {
         ExitCode::from(2)
     } else if tally.malformed {
         ExitCode::from(1)
@@ -145,6 +152,7 @@ fn parse_one<R: io::BufRead>(
     args: &ParseArgs,
     out: &mut impl Write,
     tally: &mut Tally,
+    prefix: impl FnOnce() -> Vec<u8>,
 ) -> io::Result<()> {
     let mut opts = ReaderOptions::new().format_opt(args.format.0).time_zone(args.time_zone.clone());
     if let Some(at) = reference {
@@ -154,27 +162,39 @@ fn parse_one<R: io::BufRead>(
         opts = opts.mariadb_timestamp_format(f.clone());
     }
     let mut reader = RecordReader::new(input, opts);
-    for item in reader.by_ref() {
-        match item {
+    let (mut start, mut bad) = (BadStart::default(), 0u64);
+    while let Some(item) = reader.next() {
+        let (at, why) = match item {
             Ok(record) => {
+                start.good();
                 let line = Line { offset: record.span().start, record: &record, file: name };
                 serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
                 out.write_all(b"\n")?;
-            }
-            Err(Error::Malformed(m)) => {
-                tally.malformed = true;
-                eprintln!("{name}:{}: {}", m.position.byte, m);
+                continue;
             }
             Err(Error::Io { offset, source }) => {
                 tally.io_error = true;
                 eprintln!("{name}:{offset}: read error: {source}");
                 return Ok(());
             }
-            Err(e) => {
-                tally.malformed = true;
-                eprintln!("{name}:{}: {e}", e.position().map_or(0, |p| p.byte));
-            }
+            Err(Error::Malformed(m)) => (m.position.byte, m.to_string()),
+            Err(e) => (e.position().map_or(0, |p| p.byte), e.to_string()),
+        };
+        tally.malformed = true;
+        bad += 1;
+        if bad <= SHOWN_ERRORS {
+            eprintln!("{name}:{at}: {why}");
         }
+        if start.bad() {
+            tally.not_audit = true;
+            let read_as = args.format.0.or(reader.format());
+            let what = read_as.map_or(String::new(), |f| format!(" of format {}", f.name()));
+            eprintln!("{name}: not an audit log{what}: its first {NOT_AUDIT_AFTER} records are all malformed; {}", looks_like(&prefix(), read_as));
+            return Ok(());
+        }
+    }
+    if bad > SHOWN_ERRORS {
+        eprintln!("{name}: {bad} malformed records in all ({SHOWN_ERRORS} shown)");
     }
     if reader.foreign_lines() > 0 {
         eprintln!("{name}: {} lines of other programs skipped (not audit records)", reader.foreign_lines());

@@ -195,7 +195,7 @@ fn backfill_file(tag: &str, format: Option<Format>, file_text: &str, extra: &[&s
     let out = common::ingest_cmd(&db.dsn(), &args).output().unwrap();
     assert!(out.status.success(), "backfill failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let summary = String::from_utf8_lossy(&out.stdout);
-    assert!(summary.contains(&format!("{} records stored", expected.len())), "{summary}");
+    assert!(summary.contains(&format!("{} new records stored", expected.len())), "{summary}");
     let rows: Vec<(Option<String>, Option<String>, String)> = db.query(&format!(
         "SELECT JSON_VALUE(audit_record, '$.audit_record.status'), JSON_VALUE(audit_record, '$.audit_record.user'), format FROM {} ORDER BY file_offset",
         db.data()

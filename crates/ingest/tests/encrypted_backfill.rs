@@ -59,14 +59,14 @@ fn encrypted_rotated_files_are_stored_once() {
     };
     let out = backfill(&json);
     assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("700 records stored"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("700 new records stored"), "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(db.record_ids(), common::ids(0..700));
     assert_eq!(db.dead_count(), 0);
 
     // Again: both files are committed to their ends.
     let out = backfill(&json);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains(" 0 records stored"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" 0 new records stored"), "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(db.count(), 700);
 
     // A wrong password: exit 2, a clear message, nothing stored.

@@ -43,7 +43,7 @@ fn malformed_records_are_dead_lettered_and_good_ones_stored() {
     let out = common::ingest_cmd(&db.dsn(), &["backfill", "--source", "dead-test", log.to_str().unwrap()]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "backfill exits 1 when records were dead-lettered: {stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("4 records stored, 2 malformed"), "{stdout}");
+    assert!(stdout.contains("4 new records stored, 0 already stored, 2 malformed"), "{stdout}");
     assert_eq!(db.record_ids(), ids(0..4));
     let dead: Vec<(String, String, u64, Vec<u8>, String)> =
         db.query(&format!("SELECT source, file_path, file_offset, raw, reason FROM {} ORDER BY file_offset", db.dead()));

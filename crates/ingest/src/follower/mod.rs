@@ -25,7 +25,7 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use audit_model::{Error as ReadError, Format, MalformedRecord, Position, ReaderOptions, Record};
 
@@ -34,9 +34,12 @@ use crate::decode::{Decoder, Encoding};
 use crate::discovery;
 use crate::identity::{tail_fingerprint, Fingerprint};
 use crate::plan::{self, Queued, Resume};
+use crate::sniff::{looks_like, BadStart, NOT_AUDIT_AFTER};
 use crate::source::OpenLog;
 
 mod opening;
+
+pub use opening::PERMISSION_HINT;
 
 /// Where a follower without a checkpoint starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,6 +64,9 @@ pub struct FollowOptions {
     pub max_record: Option<usize>,
     /// The password of encrypted files (`.enc`, recognised by their `Salted__` header).
     pub decoder: Decoder,
+    /// Files whose content other sources stored already (see [`crate::known`]), for a new source: a
+    /// file with such content is read only past what was stored, its rows keyed like the original's.
+    pub known: Vec<DoneFile>,
 }
 
 /// One thing read: a record or a malformed record, with the file it came from.
@@ -127,6 +133,10 @@ struct Current {
     /// Fingerprint of the decoded bytes before the complete offset at the end of the last poll (to
     /// find a copytruncate copy once the file is truncated).
     complete_tail: Option<Fingerprint>,
+    /// Malformed records in a row before the first good one.
+    start: BadStart,
+    /// Taken for no audit log (of the format read): not read further.
+    given_up: bool,
 }
 
 /// Follows one path. See the module docs.
@@ -149,6 +159,8 @@ pub struct Follower {
     finished: Option<Checkpoint>,
     /// Files that could not be read, reported once each (path → error).
     unreadable: HashMap<PathBuf, String>,
+    /// Since when the followed path has been missing, and when that was last said.
+    missing: Option<(Instant, Instant)>,
 }
 
 impl Follower {
@@ -157,7 +169,7 @@ impl Follower {
         let path = path.into();
         let format = checkpoint.and_then(|c| c.format.as_deref()).and_then(|f| f.parse().ok()).or(opts.format);
         let state = checkpoint.cloned().unwrap_or_default();
-        let mut f = Follower { path, format, opts, cur: None, queue: VecDeque::new(), live_start: None, state, warnings: Vec::new(), early: Vec::new(), finished: None, unreadable: HashMap::new() };
+        let mut f = Follower { path, format, opts, cur: None, queue: VecDeque::new(), live_start: None, state, warnings: Vec::new(), early: Vec::new(), finished: None, unreadable: HashMap::new(), missing: None };
         let found = discovery::discover(&f.path, &f.opts.decoder);
         f.report_unreadable(&found);
         match checkpoint {
@@ -169,6 +181,9 @@ impl Follower {
                 // Files present before the source starts are history, not read (backfill reads them);
                 // but if the live path is not there yet, files rotated just now hold records we must
                 // not miss.
+                for d in f.opts.known.clone() {
+                    f.state.add_done(d);
+                }
                 let fresh = (!f.path.exists()).then(|| nanos(SystemTime::now() - Duration::from_secs(1)));
                 for c in found.files.iter().filter(|c| !c.live && fresh.is_none_or(|t| c.mtime < t)) {
                     f.state.add_done(plan::history(c));
@@ -228,7 +243,8 @@ impl Follower {
             let Some(cur) = self.cur.as_mut() else { continue };
             let key = cur.log.id.key();
             let mut corrupt = None;
-            while out.len() < max {
+            let mut gave_up = false;
+            while out.len() < max && !cur.given_up {
                 let event = match cur.log.reader.next() {
                     Some(Ok(r)) => Event::Record(Box::new(r)),
                     Some(Err(ReadError::Malformed(m))) => Event::Malformed(m),
@@ -242,7 +258,24 @@ impl Follower {
                     Some(Err(e)) => Event::Malformed(Box::new(MalformedRecord { position: e.position().unwrap_or_default(), len: 0, reason: e.to_string(), raw: Vec::new() })),
                     None => break,
                 };
+                match &event {
+                    Event::Record(_) => cur.start.good(),
+                    Event::Malformed(_) if cur.start.bad() => {
+                        cur.given_up = true;
+                        gave_up = true;
+                    }
+                    Event::Malformed(_) => {}
+                }
                 out.push(Item { file_key: key.clone(), path: cur.log.path.clone(), event, gap: false });
+            }
+            if gave_up {
+                let prefix = crate::decode::decoded_prefix(&cur.log.path, 4096, &self.opts.decoder).unwrap_or_default();
+                let read_as = cur.log.reader.format().or(self.format).map_or(String::new(), |f| format!(" of format {}", f.name()));
+                self.warnings.push(format!(
+                    "{}: not read further: its first {NOT_AUDIT_AFTER} records are all malformed (dead-lettered), so it is no audit log{read_as}: {}",
+                    cur.log.path.display(),
+                    looks_like(&prefix, cur.log.reader.format().or(self.format))
+                ));
             }
             if cur.log.reader.format().is_some() {
                 self.format = cur.log.reader.format();
@@ -350,6 +383,13 @@ impl Follower {
         if cur.rotated {
             return Ok(FileState::Finished);
         }
+        if cur.given_up {
+            // Not read any more: done once the path names another file.
+            return Ok(match fs::metadata(&self.path) {
+                Ok(m) if cur.log.inode.same_file(&m) => FileState::Same,
+                _ => FileState::Finished,
+            });
+        }
         match fs::metadata(&self.path) {
             Ok(m) if cur.log.inode.same_file(&m) => Ok(FileState::Same),
             // Renamed away, or deleted: read what is left through the descriptor we hold, then move on.
@@ -376,7 +416,9 @@ impl Follower {
         }
         let meta = cur.log.file.metadata().ok();
         let mtime = meta.as_ref().map_or(0, |m| i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()));
-        self.state.add_done(DoneFile { file: cur.log.id, head: cur.log.head(), len: end, encoding: cur.log.encoding, raw_len: cur.log.raw_offset(), mtime });
+        // A file given up is never taken to have grown: its rest is no audit log either.
+        let raw_len = if cur.given_up { u64::MAX } else { cur.log.raw_offset() };
+        self.state.add_done(DoneFile { file: cur.log.id, head: cur.log.head(), len: end, encoding: cur.log.encoding, raw_len, mtime });
         let tail = match cur.log.encoding {
             Encoding::Plain => tail_fingerprint(&cur.log.file, end).ok().flatten(),
             _ => None,

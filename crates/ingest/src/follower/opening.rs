@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use audit_model::{MalformedRecord, Position};
 
@@ -14,6 +15,13 @@ use crate::discovery::{self, Found};
 use crate::identity::{head_matches, FileId};
 use crate::plan::{self, Queued, Resume};
 use crate::source::OpenLog;
+
+/// What an account that may not read the log needs.
+pub const PERMISSION_HINT: &str = "The account audit-ingest runs as needs read access to the audit log: \
+    the log's group (e.g. mysql) or an ACL on its directory; see examples/audit-ingest.service";
+
+/// How often a follower waiting for its missing log says so again.
+pub(super) const MISSING_REPORT_EVERY: Duration = Duration::from_secs(60);
 
 impl Follower {
     /// After a restart: find the checkpoint's file by identity or content, read its rest, then what
@@ -58,6 +66,27 @@ impl Follower {
         self.early.push(Item { file_key: file.key(), path: path.to_path_buf(), event: Event::Malformed(Box::new(m)), gap: true });
     }
 
+    /// Says that the followed path does not exist, when it is first found missing and then every
+    /// [`MISSING_REPORT_EVERY`] while it stays so, and when it appears.
+    fn note_missing(&mut self, present: bool) {
+        let now = Instant::now();
+        match (self.missing, present) {
+            (None, false) => {
+                tracing::warn!(path = %self.path.display(), "the audit log does not exist (yet); waiting for it: check the path and the server's audit log file setting");
+                self.missing = Some((now, now));
+            }
+            (Some((since, said)), false) if now.duration_since(said) >= MISSING_REPORT_EVERY => {
+                tracing::warn!(path = %self.path.display(), waiting_secs = now.duration_since(since).as_secs(), "the audit log still does not exist; waiting for it");
+                self.missing = Some((since, now));
+            }
+            (Some((since, _)), true) => {
+                tracing::info!(path = %self.path.display(), waited_secs = now.duration_since(since).as_secs(), "the audit log exists now; reading it");
+                self.missing = None;
+            }
+            _ => {}
+        }
+    }
+
     /// Reports each unreadable file once (until it is readable again).
     pub(super) fn report_unreadable(&mut self, found: &Found) {
         for (p, e) in &found.unreadable {
@@ -69,7 +98,11 @@ impl Follower {
         let text = e.to_string();
         if self.unreadable.get(path) != Some(&text) {
             // Logged here, once, not handed to the caller as a warning too.
-            tracing::error!(path = %path.display(), error = %text, "cannot read an audit log file; trying again until it can be read");
+            if e.kind() == io::ErrorKind::PermissionDenied {
+                tracing::error!(path = %path.display(), error = %text, "cannot read an audit log file; trying again until it can be read. {PERMISSION_HINT}");
+            } else {
+                tracing::error!(path = %path.display(), error = %text, "cannot read an audit log file; trying again until it can be read");
+            }
             self.unreadable.insert(path.to_path_buf(), text);
         }
     }
@@ -88,6 +121,7 @@ impl Follower {
                 let found = discovery::discover(&self.path, &self.opts.decoder);
                 self.report_unreadable(&found);
                 self.queue.extend(plan::plan(None, &mut self.state, &found.files).queue);
+                self.note_missing(found.files.iter().any(|c| c.live));
                 if self.queue.is_empty() {
                     return Ok(false);
                 }
@@ -132,7 +166,7 @@ impl Follower {
                 let known_tail = Some((log.raw_offset(), log.raw_tail().map_err(io_err(&path))?));
                 let complete_tail = log.start_tail;
                 let rotated = path != self.path;
-                self.cur = Some(Current { log, rotated, undetected, known_tail, complete_tail });
+                self.cur = Some(Current { log, rotated, undetected, known_tail, complete_tail, start: Default::default(), given_up: false });
                 self.finished = None;
                 Ok(Opened::Yes)
             }

@@ -59,6 +59,8 @@ pub fn refusal_hint(code: u16) -> &'static str {
     if is_read_only(code) {
         "the server is read-only for this account: grant READ_ONLY ADMIN (MariaDB 10.5.2+) or CONNECTION_ADMIN (MySQL 8, Percona Server) \
          so audit-ingest may write its own tables on a replica (super_read_only blocks every account; see examples/grant.sql)"
+    } else if code == code::ACCESS_DENIED {
+        "the login was refused: check the user, the password and the host the account is created for; see examples/grant.sql"
     } else if code == code::SPECIFIC_ACCESS_DENIED {
         "the account lacks a global privilege: see examples/grant.sql"
     } else {
@@ -73,13 +75,25 @@ fn refusal_suffix(e: &mysql_async::Error) -> String {
     }
 }
 
+/// `text` with a `part: ` repeated right after itself said once: the driver's I/O errors wrap their
+/// cause in the same words twice (`Input/output error: Input/output error: ...`).
+pub fn said_once(text: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in text.split(": ") {
+        if parts.last() != Some(&part) {
+            parts.push(part);
+        }
+    }
+    parts.join(": ")
+}
+
 /// A sink's errors.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     /// The server or the connection failed. A refusal (a missing privilege, `read_only`) says what
     /// to grant.
     // The driver's error is shown, not chained: its own source repeats its text.
-    #[error("{server}: {error}{}", refusal_suffix(error))]
+    #[error("{server}: {}{}", said_once(&error.to_string()), refusal_suffix(error))]
     Db {
         /// `host:port` of the server.
         server: String,
@@ -166,5 +180,14 @@ impl SinkError {
             SinkError::Locked(_) => ErrorClass::Transient,
             SinkError::SchemaVersion(_) | SinkError::Conflict { .. } | SinkError::BadCheckpoint { .. } | SinkError::Warnings { .. } | SinkError::InfileDisabled => ErrorClass::Fatal,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn repeated_parts_are_said_once() {
+        assert_eq!(super::said_once("Input/output error: Input/output error: Connection refused (os error 111)"), "Input/output error: Connection refused (os error 111)");
+        assert_eq!(super::said_once("a: b: a"), "a: b: a");
     }
 }

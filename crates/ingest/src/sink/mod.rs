@@ -29,6 +29,7 @@ mod batch;
 mod error;
 mod infile;
 mod logins;
+mod sources;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
@@ -41,7 +42,8 @@ use mysql_async::{Conn, Opts, OptsBuilder, Params, Pool, TxOpts, Value};
 
 pub use batch::Batch;
 use batch::{clip, row_key, DATA_COLUMNS, DEAD_COLUMNS, PACKET_MARGIN};
-pub use error::{refusal_hint, ErrorClass, SinkError};
+pub use error::{refusal_hint, said_once, ErrorClass, SinkError};
+pub use sources::{KnownFile, SourceRow};
 use infile::{tsv_rows, value_bytes, InfileData};
 
 use crate::checkpoint::Checkpoint;
@@ -410,10 +412,7 @@ impl Sink {
     /// a second process for the same server and source is refused instead of interleaving.
     pub async fn lock_source(&self) -> Result<Conn, SinkError> {
         let mut conn = self.conn().await?;
-        // Lock names are limited to 64 characters: a hash of the tables, server and source.
-        let parts = [self.opts.names.data(), self.opts.server.to_string(), self.opts.source.clone()];
-        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-        let name = format!("audit-ingest:{:016x}{:016x}", fnv(0xcbf2_9ce4_8422_2325, &parts), fnv(0x8422_2325_cbf2_9ce4, &parts));
+        let name = self.lock_name(self.opts.server.as_str(), &self.opts.source);
         let got: Option<Option<i64>> = conn.exec_first("SELECT GET_LOCK(?, 0)", (clip(&name, 64),)).await.on(&self.addr)?;
         if got.flatten() != Some(1) {
             return Err(SinkError::Locked(self.opts.source.clone()));
@@ -507,7 +506,7 @@ impl Sink {
                 }
             }
             LoadMethod::Infile => {
-                out.records = self.load_infile(tx, &batch.rows).await?;
+                out.records = self.load_infile(tx, batch).await?;
                 out.failed_logins = batch.failed_logins.iter().map(|(_, a)| a.clone()).collect();
                 logins::summary_rows(&batch.rows)
             }
@@ -555,13 +554,16 @@ impl Sink {
         Ok(found)
     }
 
-    /// One `LOAD DATA LOCAL INFILE` of `rows`, the data handed to the driver from memory; refused
+    /// One `LOAD DATA LOCAL INFILE` of the batch's records (encoded now unless
+    /// [`Batch::encode_for_load`] did it), the data handed to the driver from memory; refused
     /// ([`SinkError::Warnings`]) unless every row was stored without a warning.
-    async fn load_infile(&self, tx: &mut mysql_async::Transaction<'_>, rows: &[Vec<Value>]) -> Result<u64, SinkError> {
+    async fn load_infile(&self, tx: &mut mysql_async::Transaction<'_>, batch: &Batch) -> Result<u64, SinkError> {
+        let rows = &batch.rows;
         if rows.is_empty() {
             return Ok(0);
         }
-        let name = self.infile.put(bytes::Bytes::from(tsv_rows(rows)));
+        let data = batch.tsv.clone().unwrap_or_else(|| bytes::Bytes::from(tsv_rows(rows)));
+        let name = self.infile.put(data);
         // The name is ours (letters, digits, dashes): the only thing interpolated.
         let result = tx.query_drop(self.load_statement(&name)).await;
         // Forget the data if the server never asked for it (an error before the transfer).

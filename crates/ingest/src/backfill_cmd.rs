@@ -1,0 +1,116 @@
+//! `audit-ingest backfill`: import files once, oldest first, each under its own finished source. A
+//! file whose content a source of the server stored already (a copy of the live log, its `.gz`, the
+//! live log itself) is skipped, or read only past what was stored, and said so; the summary counts
+//! only the rows really inserted.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use ingest::decode::{Decoder, Encoding};
+use ingest::known::{self, Verdict};
+use ingest::metrics::Metrics;
+use ingest::pipeline;
+
+use crate::{decrypt_args, prepare, DbArgs, ReadArgs};
+
+/// Import a log and its rotated files once, oldest first; resumable (it keeps a checkpoint like
+/// follow), and prints a summary. A file whose content is stored already, under whatever name,
+/// inode or compression, is skipped (or read only past what was stored). Each file's source is
+/// finished when it was read to its end: the staleness check does not wait for it to check in.
+#[derive(Debug, Args)]
+#[command(after_help = concat!(crate::server_note!(), "\n\n", decrypt_args::help!()))]
+pub struct BackfillArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(flatten)]
+    read: ReadArgs,
+    #[command(flatten)]
+    decrypt: decrypt_args::DecryptArgs,
+    /// The files, in any order: they are read oldest first (by modification time).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+pub async fn run(a: BackfillArgs) -> Result<ExitCode> {
+    let db = a.db.resolve()?;
+    // Oldest first: rotated files before the live one.
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = a
+        .files
+        .iter()
+        .map(|f| Ok((std::fs::metadata(f).with_context(|| format!("{}: cannot read", f.display()))?.modified()?, f.clone())))
+        .collect::<Result<_>>()?;
+    files.sort();
+    let decoder = Decoder::with_key(a.decrypt.key()?);
+    // A file that cannot be decrypted (no password, a wrong one) stops the run before anything is stored.
+    for (_, path) in &files {
+        let file = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+        if Encoding::detect(&file)? == Some(Encoding::Encrypted) {
+            ingest::decode::decode_file(file, path, &decoder).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
+    }
+    let mut total = pipeline::Summary::default();
+    let mut skipped = 0;
+    let mut db_opt = Some(db);
+    let mut opts_for_next = None;
+    for (_, path) in &files {
+        let db = match db_opt.take() {
+            Some(d) => d,
+            None => a.db.resolve()?,
+        };
+        let mut read = a.read.clone();
+        if read.source.is_none() {
+            // Keyed by the file's identity, not its name: rotation renames files between runs.
+            let meta = std::fs::metadata(path)?;
+            read.source = Some(format!("backfill:{}", ingest::identity::FileId::of(&meta).key()));
+        }
+        let mut p = prepare(db, &read, path)?;
+        p.sink.ensure_schema(!read.no_create_schema).await?;
+        // Files whose content this one starts with, and that were really read (rows of theirs stored).
+        let mut stored = Vec::new();
+        for k in known::matching(path, &decoder, &p.sink.known_files().await?).with_context(|| format!("{}: cannot read", path.display()))? {
+            if p.sink.file_has_rows(&k.file.file.key()).await? {
+                stored.push(k);
+            }
+        }
+        match known::classify(path, &decoder, &stored).with_context(|| format!("{}: cannot read", path.display()))? {
+            Verdict::All { by } => {
+                eprintln!("{}: skipped: its content is stored already (read by {}, to offset {})", path.display(), by.describe(), by.file.len);
+                skipped += 1;
+                p.sink.close().await?;
+                continue;
+            }
+            Verdict::Partly { by } => {
+                eprintln!("{}: its first {} bytes are stored already (read by {}): reading the rest", path.display(), by.file.len, by.describe());
+            }
+            Verdict::New => {}
+        }
+        p.follow.known = stored.into_iter().map(|k| k.file).collect();
+        if let Some(f) = opts_for_next.take() {
+            p.follow.format = p.follow.format.or(f);
+        }
+        p.pipeline.exit_when_caught_up = true;
+        p.follow.decoder = decoder.clone();
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let s = pipeline::run(&p.sink, path.clone(), p.follow.clone(), &p.pipeline, Arc::new(Metrics::default()), rx).await?;
+        // Read to its end: nobody is to check in for this source any more.
+        p.sink.set_finished(true).await?;
+        eprintln!("{}: {}", path.display(), counts(&s));
+        total.records += s.records;
+        total.replayed += s.replayed;
+        total.dead_letters += s.dead_letters;
+        total.filtered += s.filtered;
+        opts_for_next = Some(p.follow.format);
+        p.sink.close().await?;
+    }
+    let skipped = if skipped > 0 { format!(" ({skipped} skipped: stored already)") } else { String::new() };
+    crate::output::outln!("backfill: {} files{skipped}, {}", files.len(), counts(&total));
+    Ok(if total.dead_letters > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// `N new records stored, M already stored, ...`: only rows really inserted count as stored.
+fn counts(s: &pipeline::Summary) -> String {
+    format!("{} new records stored, {} already stored, {} malformed (dead-lettered), {} filtered", s.records, s.replayed, s.dead_letters, s.filtered)
+}
