@@ -19,6 +19,7 @@ use std::fmt;
 
 mod ident;
 mod server;
+pub mod summary;
 mod version;
 
 pub use ident::{add_ident_filter, quote_ident, quote_ident_literal, validate_ident, IdentError};
@@ -34,6 +35,7 @@ pub const CHECKPOINT_SUFFIX: &str = "_checkpoint";
 pub const DEAD_LETTER_SUFFIX: &str = "_dead_letter";
 /// Suffix of the schema-version table's name.
 pub const SCHEMA_SUFFIX: &str = "_schema";
+pub use summary::LOGINS_SUFFIX;
 
 /// The longest table name we accept, leaving room for the `_dead_letter` suffix within MySQL's 64.
 pub const MAX_TABLE_LEN: usize = 64 - DEAD_LETTER_SUFFIX.len();
@@ -76,6 +78,10 @@ impl TableNames {
     pub fn schema(&self) -> String {
         self.suffixed(SCHEMA_SUFFIX)
     }
+    /// `` `db`.`table_logins` ``: the login summary the login checks read (see [`summary`]).
+    pub fn logins(&self) -> String {
+        self.suffixed(LOGINS_SUFFIX)
+    }
     fn suffixed(&self, suffix: &str) -> String {
         format!("`{}`.`{}{suffix}`", self.database, self.table)
     }
@@ -87,7 +93,7 @@ impl fmt::Display for TableNames {
     }
 }
 
-/// The schema's DDL for these names: `CREATE DATABASE`, the four `CREATE TABLE IF NOT EXISTS`
+/// The schema's DDL for these names: `CREATE DATABASE`, the five `CREATE TABLE IF NOT EXISTS`
 /// statements and the statement that records [`SCHEMA_VERSION`], separated by `;` and blank lines.
 ///
 /// Over an older layout it creates nothing that is there and records no version: upgrade such tables
@@ -125,16 +131,17 @@ mod tests {
     }
 
     #[test]
-    fn ddl_has_four_tables_with_quoted_names_and_records_its_version() {
+    fn ddl_has_five_tables_with_quoted_names_and_records_its_version() {
         let names = TableNames::new("audit_db", "events").unwrap();
         let stmts = ddl_statements(&names).unwrap();
-        assert_eq!(stmts.len(), 6);
+        assert_eq!(stmts.len(), 7);
         assert!(stmts[1].starts_with("CREATE TABLE IF NOT EXISTS `audit_db`.`events` ("));
         assert!(stmts[2].starts_with("CREATE TABLE IF NOT EXISTS `audit_db`.`events_checkpoint` ("));
         assert!(stmts[3].starts_with("CREATE TABLE IF NOT EXISTS `audit_db`.`events_dead_letter` ("));
-        assert!(stmts[4].starts_with("CREATE TABLE IF NOT EXISTS `audit_db`.`events_schema` ("));
-        assert!(stmts[5].contains(&format!("SELECT {SCHEMA_VERSION}, UTC_TIMESTAMP(6)")), "{}", stmts[5]);
-        assert!(stmts[5].contains("TABLE_SCHEMA = 'audit_db' AND TABLE_NAME = 'events'"), "{}", stmts[5]);
+        assert!(stmts[4].starts_with("CREATE TABLE IF NOT EXISTS `audit_db`.`events_logins` ("));
+        assert!(stmts[5].starts_with("CREATE TABLE IF NOT EXISTS `audit_db`.`events_schema` ("));
+        assert!(stmts[6].contains(&format!("SELECT {SCHEMA_VERSION}, UTC_TIMESTAMP(6)")), "{}", stmts[6]);
+        assert!(stmts[6].contains("TABLE_SCHEMA = 'audit_db' AND TABLE_NAME = 'events'"), "{}", stmts[6]);
         assert!(!stmts.iter().any(|s| s.contains("AUTO_INCREMENT")), "no server-local counters in keys");
     }
 }

@@ -7,7 +7,7 @@
 use crate::{ServerName, TableNames};
 
 /// The layout this release writes and reads.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// What a database holds for one set of [`TableNames`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +60,9 @@ pub enum UpgradeError {
         /// The version found.
         found: u32,
     },
+    /// The schema template did not render (a broken build).
+    #[error("the schema template did not render: {0}")]
+    Template(String),
     /// A version this release does not know how to upgrade from.
     #[error("the tables {names} are at schema version {found}, which this release cannot upgrade")]
     Unknown {
@@ -78,7 +81,8 @@ pub enum UpgradeError {
 pub fn upgrade_statements(names: &TableNames, from: u32, server: &ServerName) -> Result<Vec<String>, UpgradeError> {
     match from {
         SCHEMA_VERSION => Ok(Vec::new()),
-        1 => Ok(from_v1(names, server)),
+        1 => Ok([from_v1(names, server), from_v2(names)?].concat()),
+        2 => from_v2(names),
         found if found > SCHEMA_VERSION => Err(UpgradeError::Newer { names: names.data(), found }),
         found => Err(UpgradeError::Unknown { names: names.data(), found }),
     }
@@ -113,8 +117,23 @@ fn from_v1(names: &TableNames, server: &ServerName) -> Vec<String> {
              PRIMARY KEY (version)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
             names.schema()
         ),
-        format!("INSERT IGNORE INTO {} (version, applied_at, note) VALUES ({SCHEMA_VERSION}, UTC_TIMESTAMP(6), 'upgraded from 1')", names.schema()),
+        format!("INSERT IGNORE INTO {} (version, applied_at, note) VALUES (2, UTC_TIMESTAMP(6), 'upgraded from 1')", names.schema()),
     ]
+}
+
+/// Version 2 had no login summary, and two secondary indexes on the raw table for the login checks,
+/// which now read the summary. The summary is created as a fresh install creates it (the template's
+/// own statement) and filled from the raw login records.
+fn from_v2(names: &TableNames) -> Result<Vec<String>, UpgradeError> {
+    let create = format!("CREATE TABLE IF NOT EXISTS {} (", names.logins());
+    let ddl = crate::ddl_statements(names).map_err(|e| UpgradeError::Template(e.to_string()))?;
+    let summary = ddl.into_iter().find(|s| s.starts_with(&create)).ok_or_else(|| UpgradeError::Template("no login summary table".into()))?;
+    Ok(vec![
+        summary,
+        format!("ALTER TABLE {} DROP INDEX failed_login_time, DROP INDEX kind_time", names.data()),
+        crate::summary::fill_sql(names),
+        format!("INSERT IGNORE INTO {} (version, applied_at, note) VALUES (3, UTC_TIMESTAMP(6), 'upgraded from 2')", names.schema()),
+    ])
 }
 
 #[cfg(test)]
@@ -140,8 +159,13 @@ mod tests {
         let server = ServerName::new("db1").unwrap();
         assert!(upgrade_statements(&names, SCHEMA_VERSION, &server).unwrap().is_empty());
         let v1 = upgrade_statements(&names, 1, &server).unwrap();
-        assert!(v1[0].contains("DEFAULT 'db1'") && v1.last().unwrap().contains("upgraded from 1"));
-        assert!(matches!(upgrade_statements(&names, 3, &server), Err(UpgradeError::Newer { found: 3, .. })));
+        assert!(v1[0].contains("DEFAULT 'db1'") && v1.iter().any(|s| s.contains("upgraded from 1")));
+        let v2 = upgrade_statements(&names, 2, &server).unwrap();
+        assert!(v2[0].starts_with("CREATE TABLE IF NOT EXISTS `percona`.`audit_data_logins`"), "{}", v2[0]);
+        assert!(v2[2].starts_with("INSERT INTO `percona`.`audit_data_logins`"), "{}", v2[2]);
+        assert_eq!(v1.last(), v2.last(), "version 1 goes on through version 2");
+        assert!(v2.last().unwrap().contains("upgraded from 2"));
+        assert!(matches!(upgrade_statements(&names, 4, &server), Err(UpgradeError::Newer { found: 4, .. })));
         assert!(matches!(upgrade_statements(&names, 0, &server), Err(UpgradeError::Unknown { found: 0, .. })));
     }
 }

@@ -1,17 +1,23 @@
-//! Fills a throwaway database with synthetic audit records (about 5% failed logins over 48 hours) and
-//! times every check's query on the typed, indexed columns against the same check on the original
-//! recipe's JSON column (`--table-layout json`), on the same rows in the same run. Prints a markdown
-//! table: best of 3 runs each, in milliseconds, and the ratio JSON/typed.
+//! Fills a throwaway database with synthetic audit records (about 5% failed logins over 48 hours),
+//! fills the login summary from them with the statement the schema upgrade uses, and times every
+//! check's query as rendered for the typed layout (the login checks read the summary). With `--json`
+//! it also times the same checks on the original recipe's JSON column (`--table-layout json`), on the
+//! same rows in the same run, once each (they take seconds to minutes). Prints a markdown table: best
+//! of 5 runs of each typed query, in milliseconds.
 //!
-//!   cargo run --release -p check-gen --example bench -- [ROWS] [DSN] [--servers N] [--keep]
+//!   cargo run --release -p check-gen --example bench -- [ROWS] [DSN] [--servers N] [--variant V] [--json] [--keep]
 //!
-//! Defaults: 1000000 rows, mysql://root@127.0.0.1:3306/, one server. `--servers N` spreads the rows
-//! over N audited servers (`db0`, `db1`, ...) in one table, as on a central store, each with its own
-//! heartbeat; every check then reports per server. Rows are loaded with LOAD DATA LOCAL INFILE
-//! (the server needs `local_infile=ON`) from temporary files of 250,000 rows. The database
-//! `checkgen_bench` is dropped at the end unless `--keep` is given (to look at EXPLAIN by hand).
-//! Queries run as pmm-agent runs them (the `SELECT /* pmm-agent */ ` prefix, a prepared statement),
-//! without pmm-agent's 20 s limit, so slow JSON forms are timed rather than cut off.
+//! Defaults: 1000000 rows, mysql://root@127.0.0.1:3306/, one server, variant `base`. Variants:
+//! - `base`: 50 user names, sources drawn from 10.0.0.0/14 (nearly every failure from its own IP);
+//! - `bruteforce`: the same, plus one source failing 100,000 times in the last 2 hours (of the ROWS);
+//! - `sources`: every login from one of 10,000 sources.
+//!
+//! `--servers N` spreads the rows over N audited servers (`db0`, `db1`, ...) in one table, as on a
+//! central store, each with its own heartbeat; every check then reports per server. Rows are loaded
+//! with LOAD DATA LOCAL INFILE (the server needs `local_infile=ON`) from temporary files of 250,000
+//! rows. The database `checkgen_bench` is dropped at the end unless `--keep` is given (to look at
+//! EXPLAIN by hand). Queries run as pmm-agent runs them (the `SELECT /* pmm-agent */ ` prefix, a
+//! prepared statement), without pmm-agent's 20 s limit, so slow JSON forms are timed, not cut off.
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -56,14 +62,26 @@ fn utc(secs: i64) -> (String, String) {
     (format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}"), format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"))
 }
 
+/// The data shape (see the module's comment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    Base,
+    Bruteforce,
+    Sources,
+}
+
+/// Rows of the brute-forcing source in [`Variant::Bruteforce`].
+const BRUTE: u64 = 100_000;
+
 /// Writes rows `first..first + n` as tab-separated lines in the column order of `LOAD DATA` below;
 /// row `off` belongs to server `db{off % servers}`.
-fn write_chunk(path: &Path, rng: &mut Lcg, now: i64, first: u64, n: usize, servers: u64) -> std::io::Result<()> {
+fn write_chunk(path: &Path, rng: &mut Lcg, now: i64, first: u64, n: usize, servers: u64, variant: Variant) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let mut line = String::with_capacity(512);
     for off in first..first + n as u64 {
-        let ago = (rng.next() % (48 * 3600)) as i64;
-        let r = rng.next() % 100;
+        let brute = variant == Variant::Bruteforce && off < BRUTE;
+        let ago = if brute { (rng.next() % 7200) as i64 } else { (rng.next() % (48 * 3600)) as i64 };
+        let r = if brute { 0 } else { rng.next() % 100 };
         let (name, kind, status) = match r {
             0..=4 => ("Connect", "connect", 1045),
             5..=14 => ("Connect", "connect", 0),
@@ -72,7 +90,14 @@ fn write_chunk(path: &Path, rng: &mut Lcg, now: i64, first: u64, n: usize, serve
         };
         let user = format!("user{}", rng.next() % 50);
         let priv_user = if status != 0 && rng.next() % 2 == 0 { String::new() } else { user.clone() };
-        let ip = format!("10.{}.{}.{}", rng.next() % 4, rng.next() % 256, rng.next() % 256);
+        let ip = match variant {
+            _ if brute => "203.0.113.9".to_string(),
+            Variant::Sources => {
+                let s = rng.next() % 10_000;
+                format!("10.1.{}.{}", s / 256, s % 256)
+            }
+            _ => format!("10.{}.{}.{}", rng.next() % 4, rng.next() % 256, rng.next() % 256),
+        };
         let (event_time, json_time) = utc(now - ago);
         let json = serde_json::json!({"audit_record": {"name": name, "record": format!("{off}_2026-01-01T00:00:00"),
             "timestamp": json_time, "connection_id": off.to_string(), "status": status, "user": user,
@@ -81,7 +106,7 @@ fn write_chunk(path: &Path, rng: &mut Lcg, now: i64, first: u64, n: usize, serve
         // Nothing generated contains a tab, newline or backslash, so no escaping is needed.
         writeln!(
             line,
-            "db{}\tbench\tfile1\t{off}\t{event_time}\t{name}\t{kind}\t{status}\t{}\t{user}\t{priv_user}\t\t{ip}\tjson\t{json}",
+            "db{}\tbench\tfile1\t{off}\t{event_time}\t{name}\t{kind}\t{status}\t{}\t{user}\t{priv_user}\t\t{ip}\tpercona-json\t{json}",
             off % servers,
             i32::from(status != 0)
         )
@@ -96,6 +121,7 @@ async fn fill(
     names: &TableNames,
     rows: usize,
     servers: u64,
+    variant: Variant,
     file: &Path,
 ) -> Result<Duration, Box<dyn std::error::Error>> {
     let start = Instant::now();
@@ -105,7 +131,7 @@ async fn fill(
     let mut first = 0u64;
     while (first as usize) < rows {
         let n = CHUNK.min(rows - first as usize);
-        write_chunk(file, &mut rng, now, first, n, servers)?;
+        write_chunk(file, &mut rng, now, first, n, servers, variant)?;
         let sql = format!(
             "LOAD DATA LOCAL INFILE '{}' INTO TABLE {} FIELDS TERMINATED BY '\\t' ESCAPED BY '' \
              (server, source, file_id, file_offset, event_time, name, kind, status, is_failed_login, user, priv_user, host, ip, format, audit_record)",
@@ -154,6 +180,13 @@ async fn time_query(conn: &mut Conn, query: &str, reps: usize) -> Result<(Durati
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let keep = args.iter().any(|a| a == "--keep");
+    let with_json = args.iter().any(|a| a == "--json");
+    let variant = match args.iter().position(|a| a == "--variant").map(|i| args.get(i + 1).map(String::as_str)) {
+        None | Some(Some("base")) => Variant::Base,
+        Some(Some("bruteforce")) => Variant::Bruteforce,
+        Some(Some("sources")) => Variant::Sources,
+        Some(other) => return Err(format!("--variant base|bruteforce|sources, not {other:?}").into()),
+    };
     let servers: u64 = match args.iter().position(|a| a == "--servers") {
         Some(i) => args.get(i + 1).ok_or("--servers needs a number")?.parse()?,
         None => 1,
@@ -164,7 +197,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut pos = args
         .iter()
         .enumerate()
-        .filter(|(i, a)| !a.starts_with("--") && (*i == 0 || args[i - 1] != "--servers"))
+        .filter(|(i, a)| !a.starts_with("--") && (*i == 0 || (args[i - 1] != "--servers" && args[i - 1] != "--variant")))
         .map(|(_, a)| a);
     let rows: usize = pos.next().map(|s| s.parse()).transpose()?.unwrap_or(1_000_000);
     let dsn = pos.next().cloned().unwrap_or_else(|| "mysql://root@127.0.0.1:3306/".into());
@@ -181,34 +214,51 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for stmt in audit_schema::ddl_statements(&names)? {
         conn.query_drop(stmt).await?;
     }
-    let load = fill(&mut conn, &names, rows, servers, &file).await?;
+    let load = fill(&mut conn, &names, rows, servers, variant, &file).await?;
     let t = Instant::now();
-    conn.query_drop(format!("ANALYZE TABLE {}", names.data())).await?;
+    conn.query_drop(audit_schema::summary::fill_sql(&names)).await?;
+    let summarize = t.elapsed();
+    let t = Instant::now();
+    conn.query_drop(format!("ANALYZE TABLE {}, {}", names.data(), names.logins())).await?;
+    let analyze = t.elapsed();
     let version: Option<String> = conn.query_first("SELECT VERSION()").await?;
+    let summary_rows: Option<u64> = conn.query_first(format!("SELECT COUNT(*) FROM {}", names.logins())).await?;
     println!(
-        "{rows} rows of {servers} server(s) loaded in {:.1} s ({:.0} rows/s), ANALYZE TABLE {:.1} s, server {}",
+        "{rows} rows ({variant:?}) of {servers} server(s) loaded in {:.1} s ({:.0} rows/s); login summary of {} rows filled in {:.1} s; \
+         ANALYZE TABLE {:.1} s; server {}",
         load.as_secs_f64(),
         rows as f64 / load.as_secs_f64(),
-        t.elapsed().as_secs_f64(),
+        summary_rows.unwrap_or(0),
+        summarize.as_secs_f64(),
+        analyze.as_secs_f64(),
         version.unwrap_or_default()
     );
 
     let renderer = Renderer::new(None)?;
     let specs = check_gen::spec::load_specs(None)?;
-    println!("\n| check | rows out | typed, indexed | JSON column | JSON/typed |");
-    println!("|---|---:|---:|---:|---:|");
+    if with_json {
+        println!("\n| check | rows out | typed (summary) | JSON column | JSON/typed |");
+        println!("|---|---:|---:|---:|---:|");
+    } else {
+        println!("\n| check | rows out | typed (summary) |");
+        println!("|---|---:|---:|");
+    }
     for spec in &specs {
         let typed = renderer.check(spec, &SqlOptions { names: names.clone(), layout: Layout::Typed }, 2)?;
-        let json = renderer.check(spec, &SqlOptions { names: names.clone(), layout: Layout::Json }, 2)?;
-        let (t, n) = time_query(&mut conn, &typed.query, 3).await?;
-        let (j, _) = time_query(&mut conn, &json.query, 3).await?;
-        println!(
-            "| `{}` | {n} | {:.1} ms | {:.1} ms | {:.0}x |",
-            spec.name,
-            t.as_secs_f64() * 1e3,
-            j.as_secs_f64() * 1e3,
-            j.as_secs_f64() / t.as_secs_f64()
-        );
+        let (t, n) = time_query(&mut conn, &typed.query, 5).await?;
+        if with_json {
+            let json = renderer.check(spec, &SqlOptions { names: names.clone(), layout: Layout::Json }, 2)?;
+            let (j, _) = time_query(&mut conn, &json.query, 1).await?;
+            println!(
+                "| `{}` | {n} | {:.1} ms | {:.1} ms | {:.0}x |",
+                spec.name,
+                t.as_secs_f64() * 1e3,
+                j.as_secs_f64() * 1e3,
+                j.as_secs_f64() / t.as_secs_f64()
+            );
+        } else {
+            println!("| `{}` | {n} | {:.1} ms |", spec.name, t.as_secs_f64() * 1e3);
+        }
     }
     if keep {
         eprintln!("kept database {DATABASE}");

@@ -272,6 +272,7 @@ impl Renderer {
             params => spec.parameters,
             data => opts.names.data(),
             checkpoint => opts.names.checkpoint(),
+            logins => opts.names.logins(),
             layout => match opts.layout { Layout::Typed => "typed", Layout::Json => "json" },
         };
         let sql = self.render(&spec.name, &spec.query, ctx)?;

@@ -82,7 +82,7 @@ fn only_limits_and_sql_is_standalone() {
 #[test]
 fn fixtures_pass_through_starlark() {
     let out = stdout(&check_gen(&["test"]));
-    assert!(out.contains("26 passed, 0 failed"), "{out}");
+    assert!(out.contains("29 passed, 0 failed"), "{out}");
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! Against the real server at 127.0.0.1:3306 (root, no password): creates the schema with audit-schema's
-//! DDL, inserts records (typed columns and the Percona JSON shape, all through parameters), and checks
-//! that `check-gen run` reports what the checks claim, in both table layouts, and per server when
-//! several servers' records share one table (a central store). Skipped only when AUDIT_TEST_NO_DB is
-//! set; an unreachable server fails the test.
+//! DDL, inserts records (typed columns and the Percona JSON shape, all through parameters), fills the
+//! login summary from them with the statement the schema upgrade uses, and checks that `check-gen run`
+//! reports what the checks claim, in both table layouts, and per server when several servers' records
+//! share one table (a central store). Skipped only when AUDIT_TEST_NO_DB is set; an unreachable server
+//! fails the test.
 use std::collections::HashMap;
 use std::process::Command;
 
@@ -32,7 +33,10 @@ fn ok<'a>(ago_s: i64, user: &'a str, host: &'a str, ip: &'a str) -> Rec<'a> {
 /// offset of the current server's current file. Times are whole seconds (as server_audit writes them) before `now`, a
 /// fixed UTC time taken once, so records given the same age share one `event_time`.
 struct Writer {
+    names: audit_schema::TableNames,
     table: String,
+    /// The `format` column: what wrote the log decides what a failed login says of its account.
+    format: &'static str,
     now: String,
     server: String,
     file_id: String,
@@ -47,7 +51,26 @@ impl Writer {
         }
         let now: Option<String> =
             conn.query_first("SELECT DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:%s')").await.expect("now");
-        Writer { table: names.data(), now: now.expect("a time"), server: server.into(), file_id: "f1".into(), offsets: HashMap::new() }
+        Writer {
+            names: names.clone(),
+            table: names.data(),
+            format: "percona-json",
+            now: now.expect("a time"),
+            server: server.into(),
+            file_id: "f1".into(),
+            offsets: HashMap::new(),
+        }
+    }
+
+    /// Writes the records that follow as if read from a log of `format`.
+    fn format(&mut self, format: &'static str) -> &mut Writer {
+        self.format = format;
+        self
+    }
+
+    /// Fills the login summary from the records written (once, at the end).
+    async fn finish(&self, conn: &mut Conn) {
+        conn.query_drop(audit_schema::summary::fill_sql(&self.names)).await.expect("fill the login summary");
     }
 
     /// Continues in a server's log file `f1`.
@@ -76,7 +99,7 @@ impl Writer {
         let sql = format!(
             "INSERT INTO {} (server, file_id, file_offset, source, event_time, name, kind, status, is_failed_login, \
              user, priv_user, host, ip, format, audit_record) VALUES (?, ?, ?, 'test', CAST(? AS DATETIME) - INTERVAL ? SECOND, \
-             'Connect', 'connect', ?, ?, ?, ?, ?, ?, 'json', \
+             'Connect', 'connect', ?, ?, ?, NULLIF(?, '(none)'), ?, ?, ?, \
              JSON_SET(?, '$.audit_record.timestamp', DATE_FORMAT(CAST(? AS DATETIME) - INTERVAL ? SECOND, '%Y-%m-%dT%H:%i:%sZ')))",
             self.table
         );
@@ -92,6 +115,7 @@ impl Writer {
             r.priv_user.into(),
             r.host.into(),
             r.ip.into(),
+            self.format.into(),
             json.into(),
             self.now.clone().into(),
             r.ago_s.into(),
@@ -138,6 +162,7 @@ async fn setup_local(db: &str) {
         fail(26 * 3600, "old", "", "localhost", ""), // outside 24 h
     ])
     .await;
+    w.finish(&mut conn).await;
     heartbeat(&mut conn, &n.checkpoint(), "db1", "/var/lib/mysql/audit.log", 30).await;
 
     let n = names(db, "attacks");
@@ -158,6 +183,7 @@ async fn setup_local(db: &str) {
         ok(1500, "root", "localhost", ""),
     ])
     .await;
+    w.finish(&mut conn).await;
     heartbeat(&mut conn, &n.checkpoint(), "db1", "/var/lib/mysql/audit.log", 7200).await;
     heartbeat(&mut conn, &n.checkpoint(), "db1", "/var/lib/mysql/other.log", 10).await;
     conn.disconnect().await.expect("disconnect");
@@ -178,6 +204,7 @@ async fn setup_same_second(db: &str) {
     let erin: Vec<Rec> = (0..5).map(|_| fail(100, "erin", "erin", "192.0.2.79", "192.0.2.79")).collect();
     w.file("db1", "f2").insert_all(&mut conn, &erin).await;
     w.file("db1", "f3").insert(&mut conn, &ok(100, "erin", "192.0.2.79", "192.0.2.79")).await;
+    w.finish(&mut conn).await;
     heartbeat(&mut conn, &n.checkpoint(), "db1", "/var/lib/mysql/audit.log", 5).await;
     conn.disconnect().await.expect("disconnect");
 }
@@ -203,6 +230,7 @@ async fn setup_fleet(db: &str) {
         ok(300, "bob", "10.0.0.8", "10.0.0.8"),
     ])
     .await;
+    w.finish(&mut conn).await;
     heartbeat(&mut conn, &n.checkpoint(), "db1", "/var/lib/mysql/audit.log", 10).await;
     heartbeat(&mut conn, &n.checkpoint(), "db2", "/var/lib/mysql/audit.log", 10).await;
 
@@ -238,8 +266,29 @@ async fn setup_fleet(db: &str) {
     w.server("db1");
     w.insert(&mut conn, &ok(1700, "root", "10.0.0.5", "10.0.0.5")).await;
     // Two hosts with the same log path: db2's ingester stopped two hours ago.
+    w.finish(&mut conn).await;
     heartbeat(&mut conn, &n.checkpoint(), "db1", "/var/lib/mysql/audit.log", 10).await;
     heartbeat(&mut conn, &n.checkpoint(), "db2", "/var/lib/mysql/audit.log", 7200).await;
+    conn.disconnect().await.expect("disconnect");
+}
+
+/// The same pattern from logs of three formats: five failed logins from one source for names it
+/// cannot be told exist (MariaDB's 1045: a wrong password or an unknown account), that do not exist
+/// (audit_log_filter XML's empty PRIV_USER), or that the log does not say (audit_log_filter JSON).
+async fn setup_formats(db: &str) {
+    let mut conn = connect().await;
+    for (table, format, priv_user) in [("mariadb", "mariadb", "(none)"), ("filter_xml", "filter-xml-new", ""), ("filter_json", "filter-json", "same")] {
+        let n = names(db, table);
+        let mut w = Writer::new(&mut conn, &n, "db1").await;
+        w.format(format);
+        for u in ["alice", "bob", "carol", "pmm", "nosuchuser"] {
+            let p = if priv_user == "same" { u } else { priv_user };
+            w.insert(&mut conn, &fail(900, u, p, "localhost", "")).await;
+        }
+        w.insert_all(&mut conn, &[ok(800, "alice", "localhost", ""), ok(700, "pmm", "localhost", "")]).await;
+        w.finish(&mut conn).await;
+        heartbeat(&mut conn, &n.checkpoint(), "db1", "/var/lib/mysql/audit.log", 10).await;
+    }
     conn.disconnect().await.expect("disconnect");
 }
 
@@ -395,5 +444,27 @@ fn run_reports_per_server_on_a_shared_table() {
         assert_eq!(labels_of(&stale, "source"), [("db2".into(), "/var/lib/mysql/audit.log".into())], "{alerts:#?}");
         let fl = by_check(&alerts, "mysql_audit_failed_logins_24h");
         assert_eq!(labels_of(&fl, "failed_logins"), [("db1".into(), "13".into()), ("db2".into(), "13".into())]);
+    });
+}
+
+/// "Account exists" is what each log says: MariaDB's wrong passwords of existing accounts are never
+/// probing, audit_log_filter XML's empty PRIV_USER is, and the failures count the same in all three.
+#[test]
+fn probing_counts_only_accounts_the_log_says_do_not_exist() {
+    with_db("formats", |db| async move { setup_formats(&db).await }, |db| {
+        for table in ["mariadb", "filter_xml", "filter_json"] {
+            let alerts = run(db, table, "typed");
+            let fl = by_check(&alerts, "mysql_audit_failed_logins_24h");
+            assert_eq!(fl.len(), 1, "{table}: {alerts:#?}");
+            assert_eq!(fl[0]["labels"]["failed_logins"], "5", "{table}");
+            let probing = by_check(&alerts, "mysql_audit_account_probing");
+            if table == "filter_xml" {
+                assert_eq!(probing.len(), 1, "{table}: {alerts:#?}");
+                assert_eq!(probing[0]["summary"], "Account probing from localhost on db1: 5 non-existent accounts tried");
+                assert_eq!(probing[0]["description"], "5 failed logins for accounts that do not exist in the last 24 hours, e.g. alice, bob, carol, nosuchuser, pmm.");
+            } else {
+                assert!(probing.is_empty(), "{table}: the log cannot tell these accounts do not exist: {alerts:#?}");
+            }
+        }
     });
 }

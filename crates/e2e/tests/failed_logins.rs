@@ -86,3 +86,37 @@ fn good_logins_only_raise_nothing() {
     assert_eq!(follower.stop().code(), Some(0));
     eprintln!("good logins only: {:?}", t0.elapsed());
 }
+
+/// issue 14: MariaDB's server_audit writes error 1045 for a wrong password and for an unknown
+/// account alike, so wrong passwords of existing accounts (and unknown names, which it cannot tell
+/// from them) never make a probing alert; the failures still count.
+#[test]
+fn mariadb_wrong_passwords_of_existing_accounts_are_not_probing() {
+    let t0 = Instant::now();
+    let db = start_server(MariaDb::builder());
+    for u in ["nc_alice", "nc_bob", "nc_carol", "nc_dave"] {
+        db.create_user(u, "secret").unwrap();
+        assert_eq!(db.try_login(u, "wrong").code(), Some(1045));
+    }
+    assert_eq!(db.try_login("nc_nosuchuser", "whatever").code(), Some(1045));
+    assert_eq!(db.try_login("nc_alice", "secret"), LoginOutcome::Ok);
+
+    let mut follower = Follower::start(&db, &[]);
+    let logins = wait_table_matches_log(&db, Duration::from_secs(20));
+    follower.assert_running();
+    assert_eq!(logins.iter().filter(|l| l.2).count(), 5, "{logins:?}");
+    // The summary holds them as failures whose account the log cannot tell.
+    let unknown = common::sql(
+        &db,
+        &format!("SELECT CAST(SUM(logins) AS SIGNED) FROM {}_logins WHERE failed = 1 AND account = 'unknown'", common::TABLE),
+    );
+    assert_eq!(unknown.trim(), "5");
+
+    assert!(check_gen_run(&db, &[], "mysql_audit_account_probing").is_empty());
+    let failed = check_gen_run(&db, &[], CHECK);
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(label(&failed[0], "failed_logins"), "5");
+
+    assert_eq!(follower.stop().code(), Some(0));
+    eprintln!("mariadb wrong passwords: {:?}", t0.elapsed());
+}

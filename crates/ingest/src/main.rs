@@ -318,13 +318,14 @@ async fn schema(a: SchemaArgs) -> Result<ExitCode> {
             SchemaChange::UpToDate => "already current".to_string(),
         };
         output::outln!(
-            "schema version {} {what} on {} ({} mode): {}, {}, {}, {}",
+            "schema version {} {what} on {} ({} mode): {}, {}, {}, {}, {}",
             audit_schema::SCHEMA_VERSION,
             sink.address(),
             db.mode.name(),
             names.data(),
             names.checkpoint(),
             names.dead_letter(),
+            names.logins(),
             names.schema()
         );
     }

@@ -134,7 +134,71 @@ fn retention_deletes_old_rows_in_batches() {
     });
     assert_eq!(deleted, old);
     assert_eq!(db.count(), 10);
+    // The login summary is trimmed too: the old logins' minutes are gone, the recent minute stays.
+    let kept: Vec<(u64, u64)> = db.query(&format!("SELECT COUNT(*), CAST(SUM(logins) AS UNSIGNED) FROM `{}`.`audit_data_logins`", db.name));
+    assert_eq!(kept, [(1, 10)]);
     db.rt.block_on(sink.close()).unwrap();
+}
+
+/// The login summary counts only rows really inserted, whichever way a batch is loaded: a batch
+/// replayed under another source name (half of it new) and a batch replayed after a checkpoint reset
+/// add only their new logins, and a summary row's first and last events are those of its rows.
+#[test]
+fn a_replay_never_counts_twice_in_the_login_summary() {
+    use ingest::sink::LoadMethod;
+    for method in [LoadMethod::Insert, LoadMethod::Infile] {
+        let db = TestDb::new("summary_replay");
+        let batch_of = |source: &str, from: u64, to: u64| {
+            let mut batch = Batch::new(common::server().as_str(), source, usize::MAX, None);
+            for i in from..to {
+                let mut b = Record::builder(Format::PerconaJson);
+                let user = format!("u{}", i % 3);
+                b.set(Field::Name, "Connect").set(Field::RecordId, &format!("{i}_r")).set(Field::User, &user);
+                b.set(Field::PrivUser, if i % 2 == 0 { "" } else { &user }).set(Field::Ip, "192.0.2.1");
+                b.timestamp(jiff::Timestamp::from_second(1_790_000_000 + i as i64).unwrap()).status(Some(if i % 4 == 3 { 0 } else { 1045 })).span(i * 10..i * 10 + 10);
+                batch.push_record("f-0", &b.build());
+            }
+            batch
+        };
+        let ck = |offset: u64| Checkpoint {
+            version: CHECKPOINT_VERSION,
+            path: "/nonexistent".into(),
+            file: FileId { dev: 1, ino: 2, born: None, generation: 0 },
+            offset,
+            ..Checkpoint::default()
+        };
+        let first = sink_for(&db, "first").with_load_method(Some(method));
+        let second = sink_for(&db, "second").with_load_method(Some(method));
+        let totals = |db: &TestDb| -> Vec<(u64, u64)> {
+            db.query(&format!("SELECT failed, CAST(SUM(logins) AS UNSIGNED) FROM `{}`.`audit_data_logins` GROUP BY failed ORDER BY failed", db.name))
+        };
+        db.rt.block_on(async {
+            first.apply_schema().await.unwrap();
+            assert_eq!(first.commit(&batch_of("first", 0, 100), None, &ck(1000)).await.unwrap().records, 100);
+        });
+        assert_eq!(totals(&db), [(0, 25), (1, 75)], "{method}");
+        db.rt.block_on(async {
+            assert_eq!(second.commit(&batch_of("second", 0, 150), None, &ck(1500)).await.unwrap().records, 50);
+            assert_eq!(first.commit(&batch_of("first", 0, 100), Some(&ck(1000)), &ck(1000)).await.unwrap().records, 0);
+        });
+        assert_eq!(totals(&db), [(0, 37), (1, 113)], "{method}: replays counted again");
+        // Every summary row agrees with the rows it counts.
+        let same_row = "d.is_failed_login = s.failed AND d.user = s.user AND d.ip = s.source AND d.status = s.status \
+            AND d.event_time >= s.bucket AND d.event_time < s.bucket + INTERVAL 1 MINUTE \
+            AND (CASE WHEN d.is_failed_login = 0 THEN 'exists' WHEN d.priv_user = '' THEN 'absent' ELSE 'exists' END) = s.account";
+        let mismatched: Vec<u64> = db.query(&format!(
+            "SELECT COUNT(*) FROM `{0}`.`audit_data_logins` s \
+             WHERE (s.logins, s.first_time, s.first_offset, s.last_time, s.last_offset) <> \
+               (SELECT COUNT(*), MIN(event_time), MIN(file_offset), MAX(event_time), MAX(file_offset) FROM {1} d WHERE {same_row})",
+            db.name,
+            db.data()
+        ));
+        assert_eq!(mismatched, [0], "{method}");
+        db.rt.block_on(async {
+            first.close().await.unwrap();
+            second.close().await.unwrap();
+        });
+    }
 }
 
 /// A Percona JSON Connect line for `user` with `status`, record id `<n>_f`.
@@ -174,13 +238,13 @@ fn schema_prints_and_applies_ddl() {
     let out = common::ingest_cmd(&db.dsn(), &["schema"]).output().unwrap();
     let ddl = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert_eq!(ddl.matches("CREATE TABLE IF NOT EXISTS").count(), 4, "{ddl}");
+    assert_eq!(ddl.matches("CREATE TABLE IF NOT EXISTS").count(), 5, "{ddl}");
     assert!(ddl.contains(&db.name));
     let tables = format!("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '{}'", db.name);
     assert_eq!(db.query::<u64>(&tables), [0]);
     let out = common::ingest_cmd(&db.dsn(), &["schema", "--apply"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(db.query::<u64>(&tables), [4]);
+    assert_eq!(db.query::<u64>(&tables), [5]);
     assert_eq!(db.query::<u32>(&format!("SELECT version FROM `{}`.`audit_data_schema`", db.name)), [audit_schema::SCHEMA_VERSION]);
     // Applying again is harmless.
     assert!(common::ingest_cmd(&db.dsn(), &["schema", "--apply"]).output().unwrap().status.success());

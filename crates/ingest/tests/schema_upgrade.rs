@@ -1,7 +1,8 @@
 //! Schema versions on a real server: tables of the first layout (version 1: AUTO_INCREMENT ids, no
 //! server column) with rows and a checkpoint in them are refused by `follow`, upgraded in place by
 //! `schema --apply` into exactly the layout a fresh install gets, and then followed on from the old
-//! checkpoint without a duplicate. A newer layout is refused too.
+//! checkpoint without a duplicate. A newer layout is refused too. Version 2 tables are upgraded with
+//! a login summary filled from their rows that equals the summary a fresh install's ingest keeps.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -13,6 +14,16 @@ use common::{append, ingest_cmd, lines, spawn_follow, stop, TestDb};
 use ingest::follower::{Event, FollowOptions, Follower};
 
 const V1_DDL: &str = include_str!("fixtures/schema_v1.sql");
+const V2_DDL: &str = include_str!("fixtures/schema_v2.sql");
+
+fn run_ddl(db: &TestDb, ddl: &str) {
+    for stmt in ddl.replace("__DB__", &db.name).split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
+        let stmt: String = stmt.lines().filter(|l| !l.starts_with("--")).collect::<Vec<_>>().join("\n");
+        if !stmt.trim().is_empty() {
+            db.exec(stmt.trim().trim_end_matches(';'));
+        }
+    }
+}
 
 /// What a version-1 ingester left behind for the first `n` records of `log`: its rows and its
 /// checkpoint (the follower's own state, as that release stored it).
@@ -103,11 +114,14 @@ fn version_1_tables_are_refused_then_upgraded_in_place_and_followed_on() {
     let fresh = TestDb::new("fresh");
     let (code, _, err) = output(&["schema", "--apply"], &fresh);
     assert_eq!(code, Some(0), "{err}");
-    for table in ["audit_data", "audit_data_checkpoint", "audit_data_dead_letter", "audit_data_schema"] {
+    for table in TABLES {
         assert_eq!(layout(&db, table), layout(&fresh, table), "{table}: upgraded and fresh layouts differ");
     }
-    let versions: Vec<(u32, String)> = db.query(&format!("SELECT version, note FROM `{}`.`audit_data_schema`", db.name));
-    assert_eq!(versions, [(2, "upgraded from 1".to_string())]);
+    let versions: Vec<(u32, String)> = db.query(&format!("SELECT version, note FROM `{}`.`audit_data_schema` ORDER BY version", db.name));
+    assert_eq!(versions, [(2, "upgraded from 1".to_string()), (3, "upgraded from 2".to_string())]);
+    // The summary holds the version-1 rows' logins: 2 of the 10 failed.
+    let failed: Vec<Option<i64>> = db.query(&format!("SELECT CAST(SUM(logins) AS SIGNED) FROM `{}`.`audit_data_logins` WHERE failed = 1", db.name));
+    assert_eq!(failed, [Some(2)]);
 
     // follow goes on from the version-1 checkpoint: nothing read twice, the new records stored.
     append(&log, &lines(10, 15));
@@ -120,9 +134,81 @@ fn version_1_tables_are_refused_then_upgraded_in_place_and_followed_on() {
     assert_eq!(totals, [15]);
 
     // A layout newer than this release is refused, not misread.
-    db.exec(&format!("INSERT INTO `{}`.`audit_data_schema` VALUES (3, UTC_TIMESTAMP(6), 'from the future')", db.name));
+    db.exec(&format!("INSERT INTO `{}`.`audit_data_schema` VALUES (4, UTC_TIMESTAMP(6), 'from the future')", db.name));
     let mut child = spawn_follow(&db.dsn(), dir.path(), &[], &log);
     assert_eq!(common::wait_exit(&mut child, Duration::from_secs(20)).code(), Some(2));
     let err = std::fs::read_to_string(dir.path().join("follow-2.stderr")).unwrap();
-    assert!(err.contains("schema version 3, newer than this release's 2"), "{err}");
+    assert!(err.contains("schema version 4, newer than this release's 3"), "{err}");
+}
+
+const TABLES: [&str; 5] = ["audit_data", "audit_data_checkpoint", "audit_data_dead_letter", "audit_data_logins", "audit_data_schema"];
+
+/// Percona JSON Connect lines of four accounts from three sources, failed (with and without a
+/// matched account) and successful, several in one second, across two minutes.
+fn login_lines() -> String {
+    (0..60u64)
+        .map(|n| {
+            let user = format!("user{}", n % 4);
+            let status = if n % 3 == 0 { 0 } else { 1045 };
+            let priv_user = if status != 0 && n % 2 == 0 { String::new() } else { user.clone() };
+            let ip = if n % 5 == 0 { String::new() } else { format!("10.0.0.{}", n % 3) };
+            format!(
+                r#"{{"audit_record":{{"name":"Connect","record":"{n}_2026-11-29T05:00:00","timestamp":"2026-11-29T05:{:02}:{:02}Z","connection_id":"{n}","status":{status},"user":"{user}","priv_user":"{priv_user}","os_login":"","proxy_user":"","host":"h{}","ip":"{ip}","db":""}}}}"#,
+                n / 30,
+                (n / 4) % 60,
+                n % 2
+            ) + "\n"
+        })
+        .collect()
+}
+
+/// Every row of the login summary, in key order.
+fn summary(db: &TestDb) -> Vec<String> {
+    db.query(&format!(
+        "SELECT CONCAT_WS('|', failed, bucket, server, user, source, via_ip, account, status, logins, first_time, first_file_id, first_offset, last_time, last_file_id, last_offset) \
+         FROM `{}`.`audit_data_logins` ORDER BY failed, bucket, server, user, source, via_ip, account, status",
+        db.name
+    ))
+}
+
+#[test]
+fn version_2_tables_are_upgraded_with_the_summary_a_fresh_ingest_keeps() {
+    let (_dir, log) = common::log_dir();
+    append(&log, &login_lines());
+    let path = log.to_string_lossy().into_owned();
+
+    // A fresh install: the sink keeps the summary as it stores the rows.
+    let fresh = TestDb::new("v3");
+    let (code, _, err) = output(&["backfill", &path], &fresh);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(fresh.count(), 60);
+    let kept = summary(&fresh);
+    assert!(kept.len() > 10, "{kept:#?}");
+
+    // The same rows in version 2 tables, which had no summary.
+    let old = TestDb::new("v2");
+    run_ddl(&old, V2_DDL);
+    let cols = "server, file_id, file_offset, source, event_time, name, kind, status, is_failed_login, user, priv_user, host, ip, db, connection_id, command_class, format, log_server_id, audit_record";
+    old.exec(&format!("INSERT INTO {} ({cols}) SELECT {cols} FROM {}", old.data(), fresh.data()));
+    let versions: Vec<u32> = old.query(&format!("SELECT version FROM `{}`.`audit_data_schema`", old.name));
+    assert_eq!(versions, [2]);
+
+    // Running this release's DDL over them (an empty summary) records no version: the upgrade still
+    // has to run, and fills it.
+    for stmt in audit_schema::ddl_statements(&audit_schema::TableNames::new(&old.name, "audit_data").unwrap()).unwrap() {
+        old.exec(&stmt);
+    }
+    let (code, sql, err) = output(&["schema", "--upgrade-sql"], &old);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(sql.contains("DROP INDEX failed_login_time") && sql.contains("GROUP BY") && sql.contains("upgraded from 2"), "{sql}");
+    let (code, out, err) = output(&["schema", "--apply"], &old);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("upgraded from version 2"), "{out}");
+
+    assert_eq!(summary(&old), kept, "the upgrade's summary differs from the one ingest kept");
+    for table in TABLES {
+        assert_eq!(layout(&old, table), layout(&fresh, table), "{table}: upgraded and fresh layouts differ");
+    }
+    let versions: Vec<(u32, String)> = old.query(&format!("SELECT version, note FROM `{}`.`audit_data_schema` ORDER BY version", old.name));
+    assert_eq!(versions, [(2, "created".to_string()), (3, "upgraded from 2".to_string())]);
 }

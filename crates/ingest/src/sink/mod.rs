@@ -20,10 +20,15 @@
 //!   name, or a checkpoint reset by hand) are looked up and left out, the rest go as multi-row
 //!   `INSERT ... ON DUPLICATE KEY UPDATE` with parameters, up to 1,000 rows a statement; a statement
 //!   that leaves warnings fails the batch. Counters count rows really inserted.
+//!
+//! The login summary (`<table>_logins`) is upserted in the same transaction from the login records
+//! really inserted: all of a `LOAD DATA` batch (it commits only when every row was new), the rows of
+//! an `INSERT` batch that were not stored before. A replay never counts twice.
 
 mod batch;
 mod error;
 mod infile;
+mod logins;
 mod sources;
 
 use std::collections::HashSet;
@@ -204,6 +209,7 @@ pub struct Sink {
     addr: String,
     insert_prefix: String,
     dead_prefix: String,
+    logins_prefix: String,
     load_sql: String,
     /// The server's `max_allowed_packet`, once read (0 before).
     max_packet: Arc<AtomicUsize>,
@@ -259,7 +265,8 @@ impl Sink {
             opts.names.data(),
             DATA_COLUMNS.join(", ")
         );
-        Sink { pool, opts, addr, insert_prefix, dead_prefix, load_sql, max_packet: Default::default(), load_request: None, load_method: Default::default(), infile }
+        let logins_prefix = audit_schema::summary::upsert_prefix(&opts.names);
+        Sink { pool, opts, addr, insert_prefix, dead_prefix, logins_prefix, load_sql, max_packet: Default::default(), load_request: None, load_method: Default::default(), infile }
     }
 
     /// The `LOAD DATA LOCAL INFILE` statement of [`LoadMethod::Infile`] for the file name `name` (which
@@ -482,25 +489,29 @@ impl Sink {
         let budget = max_packet.saturating_sub(PACKET_MARGIN).max(1);
         let suffix = " ON DUPLICATE KEY UPDATE file_offset = file_offset";
         let mut out = Stored::default();
-        match method {
+        let logins = match method {
             LoadMethod::Insert => {
                 let replayed = self.stored_keys(tx, &batch.rows).await?;
                 if replayed.is_empty() {
                     // The usual case: nothing stored yet, so no copy of the rows to leave any out.
                     out.records = self.insert_chunked(tx, &self.insert_prefix, DATA_COLUMNS.len(), &batch.rows, suffix, budget).await?;
                     out.logins = batch.logins.iter().map(|(_, l)| l.clone()).collect();
+                    logins::summary_rows(&batch.rows)
                 } else {
                     let is_fresh = |row: &[Value]| row_key(row).is_none_or(|(f, o)| !replayed.contains(&(f.to_vec(), o)));
                     let rows: Vec<Vec<Value>> = batch.rows.iter().filter(|r| is_fresh(r)).cloned().collect();
                     out.records = self.insert_chunked(tx, &self.insert_prefix, DATA_COLUMNS.len(), &rows, suffix, budget).await?;
                     out.logins = batch.logins.iter().filter(|(i, _)| is_fresh(&batch.rows[*i])).map(|(_, l)| l.clone()).collect();
+                    logins::summary_rows(&rows)
                 }
             }
             LoadMethod::Infile => {
                 out.records = self.load_infile(tx, batch).await?;
                 out.logins = batch.logins.iter().map(|(_, l)| l.clone()).collect();
+                logins::summary_rows(&batch.rows)
             }
-        }
+        };
+        logins::upsert(tx, &self.logins_prefix, &logins).await.on(&self.addr)?;
         out.dead_letters = self.insert_chunked(tx, &self.dead_prefix, DEAD_COLUMNS.len(), &batch.dead, suffix, budget).await?;
         let sql = format!(
             "INSERT INTO {} (server, source, file_path, file_id, file_offset, state, log_server_id, records_total, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6)) \
@@ -614,24 +625,40 @@ impl Sink {
     }
 
     /// Deletes this server's rows older than `keep`, in small batches ordered by time, pausing
-    /// between them, so retention never holds long locks or floods replication. Returns the rows
-    /// deleted.
+    /// between them, so retention never holds long locks or floods replication; then the login
+    /// summary's minutes that lie wholly before the same time. Returns the data rows deleted.
     pub async fn enforce_retention(&self, keep: Duration, pause: Duration) -> Result<u64, SinkError> {
         let mut conn = self.conn().await?;
+        let server = self.opts.server.as_str();
         let sql = format!(
             "DELETE FROM {} WHERE event_time < UTC_TIMESTAMP(6) - INTERVAL ? SECOND AND server = ? ORDER BY event_time LIMIT 1000",
             self.opts.names.data()
         );
         let mut total = 0;
         loop {
-            conn.exec_drop(&sql, (keep.as_secs(), self.opts.server.as_str())).await.on(&self.addr)?;
+            conn.exec_drop(&sql, (keep.as_secs(), server)).await.on(&self.addr)?;
             let n = conn.affected_rows();
             total += n;
             if n < 1000 {
-                return Ok(total);
+                break;
             }
             tokio::time::sleep(pause).await;
         }
+        // One primary-key range a login outcome (the key starts with `failed`, then the minute).
+        let sql = format!(
+            "DELETE FROM {} WHERE failed = ? AND bucket < UTC_TIMESTAMP() - INTERVAL ? SECOND - INTERVAL 1 MINUTE AND server = ? ORDER BY failed, bucket LIMIT 1000",
+            self.opts.names.logins()
+        );
+        for failed in [0, 1] {
+            loop {
+                conn.exec_drop(&sql, (failed, keep.as_secs(), server)).await.on(&self.addr)?;
+                if conn.affected_rows() < 1000 {
+                    break;
+                }
+                tokio::time::sleep(pause).await;
+            }
+        }
+        Ok(total)
     }
 
     /// Closes the pool.
