@@ -6,11 +6,13 @@
 //! Starlark dialect, [`runner`] runs checks against a server the way pmm-agent does.
 
 pub mod cells;
+pub mod pmm_release;
 pub mod render;
 #[cfg(feature = "starlark")]
 pub mod script;
 pub mod runner;
 pub mod spec;
+pub mod untrusted;
 pub mod validate;
 pub mod yaml_tree;
 

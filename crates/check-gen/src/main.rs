@@ -71,13 +71,18 @@ enum Command {
         /// The check's name.
         name: String,
     },
-    /// Check files against PMM's rules (strict keys, names, versions, types, intervals, scripts...).
-    /// Exits 1 if any rule is broken.
+    /// Check files against PMM's own rules for one PMM release. An error is a file PMM refuses to
+    /// load; a warning is a file PMM loads whose check then fails when it runs.
+    ///
+    /// Exit status: 0 all good, 1 at least one error, 3 warnings only, 2 could not run.
     #[command(after_help = VALIDATE_EXAMPLES)]
     Validate {
         /// Check files (checks:) or bundled advisor files (advisors:).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// The PMM release that will load the files (MAJOR.MINOR); default the newest known.
+        #[arg(long, value_name = "VERSION")]
+        pmm_version: Option<check_gen::pmm_release::PmmVersion>,
     },
     /// Run every check's script on its fixtures with PMM's Starlark dialect; print what print() said.
     /// Exits 1 if any fixture gives other alerts than it expects.
@@ -143,10 +148,14 @@ Examples:
 const VALIDATE_EXAMPLES: &str = "\
 Examples:
   check-gen validate custom-checks.yml
-  check-gen validate out/advisors/*.yml out/checks/*.yml   # bundled files, checked together
+  check-gen validate out/advisors/*.yaml out/checks/*.yaml   # bundled files (PMM 3.4+), checked together
+  check-gen validate --pmm-version 2.36 custom-checks.yml   # the rules of one release
 
-Each error names the file, line and check, e.g.
-  custom-checks.yml:12: check my_check: unknown key \"tier\"";
+Each problem names the file, line, check and the PMM releases its rule comes from, e.g.
+  custom-checks.yml:12: error: check my_check: unknown key \"tier\" ... [PMM 2.9+; checked for PMM 3.10]
+  custom-checks.yml:20: warning: check my_check: `while` is refused by PMM's Starlark ...
+Exit status: 0 no problem, 1 errors (PMM refuses to load the file), 3 warnings only (PMM loads it,
+the check fails when it runs), 2 could not run.";
 
 const TEST_EXAMPLES: &str = "\
 Examples:
@@ -210,12 +219,14 @@ fn render(s: &Setup, args: &RenderArgs) -> Result<()> {
     Ok(())
 }
 
-fn validate_files(files: &[PathBuf]) -> Result<bool> {
+/// What `validate` found: exit 0, 1 (errors) or 3 (warnings only).
+fn validate_files(files: &[PathBuf], pmm: Option<check_gen::pmm_release::PmmVersion>) -> Result<ExitCode> {
+    let profile = check_gen::pmm_release::profile(pmm.unwrap_or(check_gen::pmm_release::NEWEST));
     let mut seen = validate::Seen::default();
     let mut problems = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-        problems.extend(validate::validate_text(&f.display().to_string(), &text, &mut seen));
+        problems.extend(validate::validate_text_for(&f.display().to_string(), &text, &mut seen, profile));
     }
     if !seen.advisors.is_empty() {
         problems.extend(validate::cross_file(&seen));
@@ -223,10 +234,14 @@ fn validate_files(files: &[PathBuf]) -> Result<bool> {
     for p in &problems {
         println!("{p}");
     }
+    let errors = problems.iter().filter(|p| p.level == validate::Level::Error).count();
+    let warnings = problems.len() - errors;
     if problems.is_empty() {
-        eprintln!("{} file(s) OK", files.len());
+        eprintln!("{} file(s) OK for PMM {}", files.len(), profile.version);
+        return Ok(ExitCode::SUCCESS);
     }
-    Ok(problems.is_empty())
+    eprintln!("{errors} error(s) (PMM {v} refuses to load), {warnings} warning(s) (loads, fails at run time)", v = profile.version);
+    Ok(ExitCode::from(if errors > 0 { 1 } else { 3 }))
 }
 
 #[cfg(feature = "starlark")]
@@ -297,7 +312,7 @@ fn run_checks(s: &Setup, dsn: &str, format: Format, parse_time: bool) -> Result<
             let rows = target.select(&c.name, &c.query, parse_time).await?;
             let outcome = check_gen::script::run(&c.script, &[rows], 2);
             for line in &outcome.printed {
-                eprintln!("{}: print: {line}", c.name);
+                eprintln!("{}: print: {}", c.name, check_gen::untrusted::escape(line, check_gen::untrusted::MAX_VALUE_CHARS));
             }
             let found = outcome.result.with_context(|| format!("check {}", c.name))?;
             alerts.extend(found.into_iter().map(|a| Alert { check: c.name.clone(), ..a }));
@@ -305,16 +320,17 @@ fn run_checks(s: &Setup, dsn: &str, format: Format, parse_time: bool) -> Result<
         target.disconnect().await?;
         anyhow::Ok(())
     })?;
+    // Alert values come from whoever attempted a login: escaped and bounded (check_gen::untrusted).
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&alerts)?),
+        Format::Json => {
+            let safe: Vec<Alert> = alerts.iter().map(check_gen::untrusted::sanitize_alert).collect();
+            println!("{}", serde_json::to_string_pretty(&safe)?);
+        }
         Format::Text => {
             for a in &alerts {
-                println!("[{}] {}: {}", a.severity, a.check, a.summary);
-                if !a.description.is_empty() {
-                    println!("    {}", a.description);
+                for line in check_gen::untrusted::text_lines(a) {
+                    println!("{line}");
                 }
-                let labels: Vec<String> = a.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                println!("    labels: {}", labels.join(", "));
             }
             eprintln!("{} alert(s) from {} check(s)", alerts.len(), s.specs.len());
         }
@@ -322,7 +338,7 @@ fn run_checks(s: &Setup, dsn: &str, format: Format, parse_time: bool) -> Result<
     Ok(())
 }
 
-fn real_main() -> Result<bool> {
+fn real_main() -> Result<ExitCode> {
     let cli = Cli::parse();
     let s = setup(&cli.common)?;
     match &cli.command {
@@ -337,21 +353,28 @@ fn real_main() -> Result<bool> {
                 println!("{:<40} {:<8} {}", c.name, c.severity, c.summary);
             }
         }
-        Some(Command::Validate { files }) => return validate_files(files),
+        Some(Command::Validate { files, pmm_version }) => return validate_files(files, *pmm_version),
         #[cfg(feature = "starlark")]
-        Some(Command::Test) => return test_fixtures(&s),
+        Some(Command::Test) => return test_fixtures(&s).map(exit_ok),
         #[cfg(feature = "starlark")]
         Some(Command::Run { dsn, format, parse_time }) => run_checks(&s, dsn, *format, *parse_time)?,
         #[cfg(not(feature = "starlark"))]
         Some(Command::Test | Command::Run { .. }) => bail!("built without the starlark feature"),
     }
-    Ok(true)
+    Ok(ExitCode::SUCCESS)
+}
+
+fn exit_ok(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn main() -> ExitCode {
     match real_main() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(code) => code,
         Err(e) => {
             // A closed pipe (check-gen | head) is not an error.
             if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
