@@ -6,6 +6,8 @@
 //! Starlark dialect, [`runner`] runs checks against a server the way pmm-agent does.
 
 pub mod cells;
+#[cfg(feature = "deploy")]
+pub mod deploy;
 pub mod pmm_release;
 pub mod render;
 #[cfg(feature = "starlark")]

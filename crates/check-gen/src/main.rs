@@ -52,9 +52,13 @@ struct Common {
 
 #[derive(Debug, Args)]
 struct RenderArgs {
-    /// Which PMM file layout to write.
-    #[arg(long, value_enum, default_value_t = Target::DevFile)]
-    target: Target,
+    /// Which PMM file layout to write; default dev-file (legacy with a --pmm-version before 2.36).
+    #[arg(long, value_enum)]
+    target: Option<Target>,
+    /// The PMM release that will load the files (MAJOR.MINOR, e.g. 2.36): picks the format, the
+    /// bundled files' extension and the dev file's variable; refuses a target that release cannot load.
+    #[arg(long, value_name = "VERSION")]
+    pmm_version: Option<check_gen::pmm_release::PmmVersion>,
     /// Write into this directory (required for bundled) instead of stdout.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -103,6 +107,22 @@ enum Command {
         #[arg(long)]
         parse_time: bool,
     },
+    /// Create or update the checks in PMM's database through its advisor check API, as `custom_NAME`
+    /// (PMM reserves that prefix for user checks). Only PMM builds with that API have it: no release
+    /// up to 3.10 does (docs/pmm-releases.md); for them, render files instead.
+    #[command(after_help = DEPLOY_EXAMPLES)]
+    Deploy {
+        /// The PMM server, e.g. https://pmm.example.com
+        #[arg(long, value_name = "URL")]
+        pmm_url: String,
+        /// A file whose first line is a PMM (Grafana) service account token; default: the
+        /// PMM_API_TOKEN environment variable. Never on the command line.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// The category the checks are listed under in PMM.
+        #[arg(long, default_value = "Security")]
+        category: String,
+    },
     /// List the checks with their severity and summary.
     #[command(after_help = LIST_EXAMPLES)]
     List,
@@ -133,9 +153,17 @@ const RENDER_EXAMPLES: &str = "\
 Examples:
   check-gen render > custom-checks.yml                  # same as plain check-gen
   check-gen render --target legacy > custom-checks.yml  # PMM 2.9 to 2.35 (PERCONA_TEST_CHECKS_FILE)
+  check-gen render --pmm-version 2.30 > custom-checks.yml  # the format PMM 2.30 loads (legacy)
   check-gen render --target bundled --out out/
-      # writes out/advisors/mysql_audit_log.yml and out/checks/NAME.yml; copy them to
+      # writes out/advisors/mysql_audit_log.yaml and out/checks/NAME.yaml; copy them to
       # /usr/local/percona/pmm/advisors/ and /usr/local/percona/pmm/checks/ in pmm-server (PMM 3.4+)
+
+PMM releases (docs/pmm-releases.md cites PMM's sources):
+  2.9-2.11   legacy (version 1, tiers, check(rows))      PERCONA_TEST_CHECKS_FILE
+  2.12-2.35  legacy (version 1, tiers, check_context)    PERCONA_TEST_CHECKS_FILE
+  2.36-2.44  dev-file (version 2, advisor: dev)          PERCONA_TEST_CHECKS_FILE
+  3.0-3.3    dev-file                                    PMM_DEV_ADVISOR_CHECKS_FILE
+  3.4+       dev-file, or bundled *.yaml in /usr/local/percona/pmm/{advisors,checks} (3.5+: version 2 only)
   check-gen render --only mysql_audit_failed_logins_24h --only mysql_audit_pipeline_stale";
 
 const SQL_EXAMPLES: &str = "\
@@ -170,6 +198,14 @@ Examples:
   CHECK_GEN_DSN=mysql://pmm:secret@db1:3306/ check-gen run --parse-time
       # --parse-time: DATETIME reaches scripts as int nanoseconds, as when the service has a QAN agent";
 
+const DEPLOY_EXAMPLES: &str = "\
+Examples:
+  check-gen deploy --pmm-url https://pmm.example.com --token-file ~/.pmm-token
+  PMM_API_TOKEN=$(cat ~/.pmm-token) check-gen deploy --pmm-url https://pmm.example.com --only mysql_audit_failed_logins_24h
+
+Each check is created (POST /v1/advisors/checks) or, if PMM has it, replaced
+(PUT /v1/advisors/checks/custom_NAME); the token goes in an Authorization: Bearer header.";
+
 const LIST_EXAMPLES: &str = "\
 Examples:
   check-gen list
@@ -195,9 +231,10 @@ fn setup(c: &Common) -> Result<Setup> {
 }
 
 fn render(s: &Setup, args: &RenderArgs) -> Result<()> {
-    let files = s.renderer.target(args.target, &s.specs, &s.sql)?;
+    let (target, profile) = check_gen::pmm_release::choose_target(args.target, args.pmm_version).map_err(anyhow::Error::msg)?;
+    let files = s.renderer.target_for(target, &s.specs, &s.sql, &profile)?;
     match &args.out {
-        None if args.target == Target::Bundled => bail!("the bundled target writes several files: give --out DIR"),
+        None if target == Target::Bundled => bail!("the bundled target writes several files: give --out DIR"),
         None => {
             let mut out = std::io::stdout().lock();
             for (_, text) in files {
@@ -358,6 +395,20 @@ fn real_main() -> Result<ExitCode> {
         Some(Command::Test) => return test_fixtures(&s).map(exit_ok),
         #[cfg(feature = "starlark")]
         Some(Command::Run { dsn, format, parse_time }) => run_checks(&s, dsn, *format, *parse_time)?,
+        #[cfg(feature = "deploy")]
+        Some(Command::Deploy { pmm_url, token_file, category }) => {
+            use check_gen::deploy;
+            let token = deploy::read_token(token_file.as_deref()).map_err(anyhow::Error::msg)?;
+            let checks = s.specs.iter().map(|spec| s.renderer.check(spec, &s.sql, 2).map(|c| deploy::api_check(&c, category))).collect::<Result<Vec<_>, _>>()?;
+            for outcome in deploy::Client::new(pmm_url, &token).deploy(&checks)? {
+                match outcome {
+                    deploy::Outcome::Created(n) => println!("created {n}"),
+                    deploy::Outcome::Updated(n) => println!("updated {n}"),
+                }
+            }
+        }
+        #[cfg(not(feature = "deploy"))]
+        Some(Command::Deploy { .. }) => bail!("built without the deploy feature"),
         #[cfg(not(feature = "starlark"))]
         Some(Command::Test | Command::Run { .. }) => bail!("built without the starlark feature"),
     }

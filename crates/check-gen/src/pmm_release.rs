@@ -4,6 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::render::Target;
+
 /// A PMM release, `MAJOR.MINOR` (the patch level never changed how checks load).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PmmVersion {
@@ -111,6 +113,28 @@ pub fn profile(v: PmmVersion) -> Profile {
     }
 }
 
+/// The target and release profile for `render`: a release picks the format it loads (legacy before
+/// 2.36) and refuses targets it cannot load; without one, legacy means PMM 2.35 and the others the
+/// newest release.
+pub fn choose_target(target: Option<Target>, version: Option<PmmVersion>) -> Result<(Target, Profile), String> {
+    let Some(v) = version else {
+        let t = target.unwrap_or_default();
+        let v = if t == Target::Legacy { PmmVersion::new(2, 35) } else { NEWEST };
+        return Ok((t, profile(v)));
+    };
+    let p = profile(v);
+    let t = target.unwrap_or(if p.advisor_field { Target::DevFile } else { Target::Legacy });
+    match t {
+        Target::Legacy if !p.accepts_v1 => Err(format!("PMM {v} loads only version 2 checks: use --target dev-file or bundled")),
+        Target::Legacy if p.advisor_field => {
+            Err(format!("PMM {v} wants `advisor:` instead of `tiers:`: use --target dev-file (the legacy file is for PMM 2.9 to 2.35)"))
+        }
+        Target::DevFile if !p.advisor_field => Err(format!("PMM {v} predates `advisor:` (2.36): use --target legacy")),
+        Target::Bundled if p.bundled.is_none() => Err(format!("PMM {v} loads no bundled check files (PMM 3.4+): use --target dev-file or legacy")),
+        t => Ok((t, p)),
+    }
+}
+
 /// Every release range with one behaviour, oldest first, for `--help` and the README: (first, last).
 pub const RANGES: &[(PmmVersion, PmmVersion)] = &[
     (PmmVersion::new(2, 9), PmmVersion::new(2, 11)),
@@ -150,6 +174,20 @@ mod tests {
         assert!(p("2.44").severities.contains(&"notice") && !p("2.44").severities.contains(&"info"));
         assert!(p("3.0").severities.contains(&"info"));
         assert!(p("2.30").allows_set && !p("3.0").allows_set);
+    }
+
+    #[test]
+    fn targets_per_release() {
+        let v = |s: &str| s.parse::<PmmVersion>().ok();
+        assert_eq!(choose_target(None, v("2.30")).map(|t| t.0), Ok(Target::Legacy));
+        assert_eq!(choose_target(None, v("2.36")).map(|t| t.0), Ok(Target::DevFile));
+        assert_eq!(choose_target(None, None).map(|t| t.1.version), Ok(NEWEST));
+        assert_eq!(choose_target(Some(Target::Legacy), None).map(|t| t.1.dev_file_env), Ok("PERCONA_TEST_CHECKS_FILE"));
+        assert!(choose_target(Some(Target::Bundled), v("3.3")).is_err());
+        assert!(choose_target(Some(Target::Bundled), v("3.4")).is_ok());
+        assert!(choose_target(Some(Target::DevFile), v("2.35")).is_err());
+        assert!(choose_target(Some(Target::Legacy), v("2.36")).is_err());
+        assert!(choose_target(Some(Target::Legacy), v("3.5")).is_err());
     }
 
     #[test]
