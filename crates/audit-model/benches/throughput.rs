@@ -1,7 +1,10 @@
 //! Parsing throughput of every format, against `serde_json::Value` and a memchr line count over the same
 //! bytes, in the same run. Prints a table.
 //!
-//! `cargo bench -p audit-model --bench throughput` (about 100 MB a format; `BENCH_MB=20` for less).
+//! `cargo bench -p audit-model --bench throughput` (about 100 MB a format; `BENCH_MB=20` for less;
+//! `BENCH_RUNS=1` for one timing each; `BENCH_DUMP=DIR` writes each generated input there). Arguments pick formats: an exact format name, or a part of
+//! names. Instructions a byte: run the bench binary under `valgrind --tool=callgrind
+//! --toggle-collect='*parse_input*'` (see BENCHMARKS.md), which counts only the parse.
 #![allow(clippy::unwrap_used)] // tests and benches fail loudly on purpose
 
 use std::hint::black_box;
@@ -113,6 +116,78 @@ fn filter_json_line(r: &Record, out: &mut String) {
     out.push_str(",\n");
 }
 
+fn mcafee_line(r: &Record, out: &mut String) {
+    let cmd = match (r.name(), r.status()) {
+        ("Query", _) => "select",
+        ("Connect", Some(0)) => "Connect",
+        ("Connect", _) => "Failed Login",
+        _ => "Quit",
+    };
+    let id = r.connection_id().unwrap_or(0).to_string();
+    let mut v = serde_json::json!({
+        "msg-type": "activity",
+        "date": r.timestamp().as_millisecond().to_string(),
+        "thread-id": id,
+        "query-id": (r.connection_id().unwrap_or(0) * 3).to_string(),
+        "user": r.user().unwrap_or("").split('[').next().unwrap_or(""),
+        "priv_user": r.priv_user().unwrap_or(""),
+        "ip": "10.0.0.7",
+        "host": "app-7.example.com",
+    });
+    let o = v.as_object_mut().unwrap();
+    if cmd == "select" {
+        o.insert("rows".into(), "1".into());
+        o.insert("status".into(), "0".into());
+        o.insert("cmd".into(), cmd.into());
+        o.insert("objects".into(), serde_json::json!([{"db": "shop", "name": "accounts", "obj_type": "TABLE"}]));
+        o.insert("query".into(), r.sqltext().unwrap_or("").into());
+    } else {
+        if cmd == "Failed Login" {
+            o.insert("status".into(), r.status().unwrap_or(0).to_string().into());
+        }
+        o.insert("cmd".into(), cmd.into());
+        o.insert("query".into(), cmd.into());
+    }
+    out.push_str(&v.to_string());
+    out.push('\n');
+}
+
+/// rsyslog's default (traditional) header before a MariaDB message: `server_audit_syslog_info` empty.
+fn syslog_mariadb_line(r: &Record, out: &mut String) {
+    let mut line = String::new();
+    mariadb_line(r, &mut line);
+    // The message is the record without its timestamp.
+    let msg = &line[line.find(',').unwrap() + 1..];
+    out.push_str(&r.timestamp().strftime("%b %e %H:%M:%S").to_string());
+    out.push_str(" vm mysql-server_auditing:  ");
+    out.push_str(msg);
+}
+
+/// rsyslog's `RSYSLOG_FileFormat` (ISO timestamps) before a Percona JSON line.
+fn syslog_percona_json_line(r: &Record, out: &mut String) {
+    out.push_str(&r.timestamp().strftime("%Y-%m-%dT%H:%M:%S.123456+00:00").to_string());
+    out.push_str(" vm percona-audit[4242]: ");
+    write_record(Format::PerconaJson, r, out).unwrap();
+}
+
+/// `journalctl -o json` of a MariaDB message, with the fields journald adds.
+fn journald_mariadb_line(r: &Record, out: &mut String) {
+    let mut line = String::new();
+    mariadb_line(r, &mut line);
+    let msg = format!(" {}", line[line.find(',').unwrap() + 1..].trim_end());
+    let us = r.timestamp().as_microsecond();
+    let v = serde_json::json!({
+        "_PID": "29560", "PRIORITY": "6", "_COMM": "mariadbd", "MESSAGE": msg,
+        "__REALTIME_TIMESTAMP": us.to_string(), "_UID": "0", "_EXE": "/usr/sbin/mariadbd",
+        "_MACHINE_ID": "3d1219c7c4c5404aaa1f6d2a48adfda4", "_HOSTNAME": "vm", "_GID": "0",
+        "_BOOT_ID": "e3c5d0b1c730484c9c61f6ecb1b6bd75", "__MONOTONIC_TIMESTAMP": "3248816759",
+        "_TRANSPORT": "syslog", "SYSLOG_FACILITY": "1", "SYSLOG_IDENTIFIER": "mysql-server_auditing",
+        "__CURSOR": format!("s=8b4b3d7e82574a9a9ca655e2724839ff;i={};b=e3c5d0b1c730484c9c61f6ecb1b6bd75", r.connection_id().unwrap_or(0)),
+    });
+    out.push_str(&v.to_string());
+    out.push('\n');
+}
+
 fn generate(format: Format, target: usize) -> (Vec<u8>, u64) {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut out = String::with_capacity(target + (1 << 20));
@@ -122,7 +197,9 @@ fn generate(format: Format, target: usize) -> (Vec<u8>, u64) {
         Format::PerconaOld | Format::PerconaNew | Format::PerconaJson | Format::PerconaCsv => format,
         _ => Format::PerconaJson,
     };
-    out.push_str(header(percona));
+    if format.wrapper().is_none() && format != Format::McAfeeJson {
+        out.push_str(header(percona));
+    }
     if format == Format::FilterJson {
         out.push_str("[\n");
     }
@@ -133,6 +210,10 @@ fn generate(format: Format, target: usize) -> (Vec<u8>, u64) {
         match format {
             Format::MariaDb => mariadb_line(&r, &mut out),
             Format::FilterJson => filter_json_line(&r, &mut out),
+            Format::McAfeeJson => mcafee_line(&r, &mut out),
+            Format::SyslogMariaDb => syslog_mariadb_line(&r, &mut out),
+            Format::SyslogPerconaJson => syslog_percona_json_line(&r, &mut out),
+            Format::JournaldMariaDb => journald_mariadb_line(&r, &mut out),
             Format::FilterXmlNew | Format::FilterXmlOld => {
                 one.clear();
                 write_record(percona, &r, &mut one).unwrap();
@@ -158,6 +239,17 @@ fn best<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
     (best, last.unwrap())
 }
 
+/// Parses all of `data`: the part `callgrind --toggle-collect='*parse_input*'` counts.
+#[inline(never)]
+fn parse_input(format: Format, data: &[u8]) -> u64 {
+    let mut ok = 0u64;
+    for r in RecordReader::new(data, ReaderOptions::new().format(format)) {
+        black_box(r.expect("synthetic data parses"));
+        ok += 1;
+    }
+    ok
+}
+
 fn mbs(bytes: usize, d: Duration) -> f64 {
     bytes as f64 / 1e6 / d.as_secs_f64()
 }
@@ -166,27 +258,45 @@ fn main() {
     // `cargo bench` passes --bench; a filter argument picks formats by name.
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let mb: usize = std::env::var("BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
-    let runs = 3;
+    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     println!("audit-model parse throughput, {mb} MB a format, best of {runs} runs, one core\n");
     println!("| input | MB | records | parse MB/s | records/s | vs memchr line count | vs serde_json::Value | vs typed JSON |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let mut json_mbs = None;
-    for format in [Format::PerconaJson, Format::PerconaOld, Format::PerconaNew, Format::PerconaCsv, Format::FilterXmlNew, Format::FilterXmlOld, Format::FilterJson, Format::MariaDb] {
-        if !filter.is_empty() && !filter.iter().any(|f| format.name().contains(f.as_str())) {
+    let formats = [
+        Format::PerconaJson,
+        Format::PerconaOld,
+        Format::PerconaNew,
+        Format::PerconaCsv,
+        Format::FilterXmlNew,
+        Format::FilterXmlOld,
+        Format::FilterJson,
+        Format::MariaDb,
+        Format::McAfeeJson,
+        Format::SyslogMariaDb,
+        Format::SyslogPerconaJson,
+        Format::JournaldMariaDb,
+    ];
+    // An argument that names a format exactly picks that one; any other picks the names holding it.
+    let picked = |format: Format| {
+        filter.is_empty()
+            || filter.iter().any(|f| if formats.iter().any(|g| g.name() == f) { format.name() == f } else { format.name().contains(f.as_str()) })
+    };
+    for format in formats {
+        if !picked(format) {
             continue;
         }
         let (data, n) = generate(format, mb << 20);
-        let (t_parse, count) = best(runs, || {
-            let mut ok = 0u64;
-            for r in RecordReader::new(&data[..], ReaderOptions::new().format(format)) {
-                r.expect("synthetic data parses");
-                ok += 1;
-            }
-            ok
-        });
+        let (t_parse, count) = best(runs, || parse_input(format, &data));
         assert_eq!(count, n, "{format}: every generated record parses");
-        let (t_lines, _) = best(runs, || memchr::memchr_iter(b'\n', &data).count());
-        let serde = (format == Format::PerconaJson).then(|| {
+        eprintln!("{format}: {} bytes", data.len());
+        if let Ok(dir) = std::env::var("BENCH_DUMP") {
+            // The generated input, for other tools (a differential run of two versions).
+            std::fs::write(std::path::Path::new(&dir).join(format.name()), &data).unwrap();
+        }
+        let baselines = std::env::var("BENCH_BASELINES").map_or(true, |v| v != "0");
+        let (t_lines, _) = if baselines { best(runs, || memchr::memchr_iter(b'\n', &data).count()) } else { (t_parse, 0) };
+        let serde = (baselines && format == Format::PerconaJson).then(|| {
             best(runs, || {
                 let mut k = 0usize;
                 for line in data.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
@@ -202,7 +312,7 @@ fn main() {
             json_mbs = Some(speed);
         }
         println!(
-            "| {format} | {:.0} | {n} | {speed:.0} | {:.2} M | {:.2}x slower | {} | {} |",
+            "| {format} | {:.1} | {n} | {speed:.0} | {:.2} M | {:.2}x slower | {} | {} |",
             data.len() as f64 / 1e6,
             n as f64 / t_parse.as_secs_f64() / 1e6,
             t_parse.as_secs_f64() / t_lines.as_secs_f64(),

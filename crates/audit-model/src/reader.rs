@@ -114,8 +114,10 @@ pub struct RecordReader<R> {
     end: usize,
     /// Input offset of `buf[pos]`.
     offset: u64,
-    /// 1-based line of `buf[pos]`.
+    /// 1-based line of `buf[counted]`: newlines are counted only when a position is reported or bytes
+    /// leave the buffer, in long runs (one count a record cost as much as parsing a short field).
     line: u64,
+    counted: usize,
     /// The next read must bring at least this many bytes before the parser is asked again.
     want: usize,
     /// Skipping a record larger than the limit whose end is not in the buffer yet: the error to report
@@ -138,6 +140,7 @@ impl<R: BufRead> RecordReader<R> {
             pos: 0,
             end: 0,
             line: 1,
+            counted: 0,
             want: 0,
             skipping: None,
             foreign: 0,
@@ -192,13 +195,18 @@ impl<R: BufRead> RecordReader<R> {
         self.inner
     }
 
-    fn here(&self) -> Position {
+    fn here(&mut self) -> Position {
+        self.count_lines();
         Position { byte: self.offset, line: self.line }
     }
 
+    /// Brings `line` up to `pos`.
+    fn count_lines(&mut self) {
+        self.line += memchr::memchr_iter(b'\n', &self.buf[self.counted..self.pos]).count() as u64;
+        self.counted = self.pos;
+    }
+
     fn advance(&mut self, n: usize) {
-        let consumed = &self.buf[self.pos..self.pos + n];
-        self.line += memchr::memchr_iter(b'\n', consumed).count() as u64;
         self.pos += n;
         self.offset += n as u64;
         self.want = 0;
@@ -215,9 +223,11 @@ impl<R: BufRead> RecordReader<R> {
     /// Reads more input; `Ok(false)` at the (current) end of the input.
     fn fill(&mut self) -> std::io::Result<bool> {
         if self.pos > 0 && (self.pos == self.end || self.end + CHUNK > self.buf.len()) {
+            self.count_lines();
             self.buf.copy_within(self.pos..self.end, 0);
             self.end -= self.pos;
             self.pos = 0;
+            self.counted = 0;
         }
         // Grow geometrically while one record is incomplete, so a 16 MiB record is scanned O(n) times.
         let avail = self.end - self.pos;

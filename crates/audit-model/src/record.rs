@@ -158,11 +158,19 @@ impl Field {
 
 const ABSENT: (u32, u32) = (u32::MAX, 0);
 
+/// Where one extra field's key and value lie in a record's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ExtraSlot {
+    key: (u32, u32),
+    value: (u32, u32),
+}
+
 /// One audit record, from any format.
 ///
-/// Text fields live in one buffer (one allocation a record, as `csv::StringRecord` does); read them with
-/// [`Record::get`] or the named getters. Fields that no slot names go to [`Record::extra`], in input
-/// order, with nested keys joined by `.` (`connection_attributes._pid`), so nothing in the input is lost.
+/// Text fields live in one buffer (one allocation a record, as `csv::StringRecord` does), the extra
+/// fields' keys and values too; read them with [`Record::get`] or the named getters. Fields that no slot
+/// names go to [`Record::extra`], in input order, with nested keys joined by `.`
+/// (`connection_attributes._pid`), so nothing in the input is lost.
 #[derive(Clone)]
 pub struct Record {
     pub(crate) format: Format,
@@ -173,7 +181,7 @@ pub struct Record {
     pub(crate) span: Range<u64>,
     pub(crate) text: String,
     pub(crate) slots: [(u32, u32); FIELD_COUNT],
-    pub(crate) extra: Vec<(String, String)>,
+    pub(crate) extra: Vec<ExtraSlot>,
 }
 
 impl Record {
@@ -235,6 +243,14 @@ impl Record {
             Some(&self.text[start as usize..start as usize + len as usize])
         }
     }
+    /// Adds an extra field (the reader's wrappers add their envelope this way).
+    pub(crate) fn push_extra(&mut self, key: &str, value: &str) {
+        let k = self.text.len();
+        self.text.push_str(key);
+        let v = self.text.len();
+        self.text.push_str(value);
+        self.extra.push(ExtraSlot { key: (k as u32, key.len() as u32), value: (v as u32, value.len() as u32) });
+    }
     /// The record name as written (`Connect`, `Query`, `FAILED_CONNECT`, ...).
     pub fn name(&self) -> &str {
         self.get(Field::Name).unwrap_or("")
@@ -283,13 +299,13 @@ impl Record {
     pub fn sqltext(&self) -> Option<&str> {
         self.get(Field::SqlText)
     }
-    /// Every field no slot names, in input order.
-    pub fn extra(&self) -> &[(String, String)] {
-        &self.extra
+    /// Every field no slot names, in input order, as `(key, value)` pairs.
+    pub fn extra(&self) -> Extras<'_> {
+        Extras { text: &self.text, slots: &self.extra }
     }
-    /// One extra field by key.
+    /// One extra field by key (the first of that key).
     pub fn extra_get(&self, key: &str) -> Option<&str> {
-        self.extra.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.extra().get(key)
     }
 
     /// The question the checks ask: is this a login that failed? True for a connect record whose status
@@ -326,7 +342,7 @@ impl PartialEq for Record {
             && self.status == other.status
             && self.span == other.span
             && Field::ALL.iter().all(|&f| self.get(f) == other.get(f))
-            && self.extra == other.extra
+            && self.extra() == other.extra()
     }
 }
 impl Eq for Record {}
@@ -346,11 +362,91 @@ impl fmt::Debug for Record {
             }
         }
         if !self.extra.is_empty() {
-            d.field("extra", &self.extra);
+            d.field("extra", &self.extra());
         }
         d.finish()
     }
 }
+
+/// The extra fields of a [`Record`] ([`Record::extra`]): `(key, value)` pairs in input order, borrowed
+/// from the record.
+#[derive(Clone, Copy)]
+pub struct Extras<'a> {
+    text: &'a str,
+    slots: &'a [ExtraSlot],
+}
+
+impl<'a> Extras<'a> {
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+    /// The pairs, in input order.
+    pub fn iter(&self) -> ExtrasIter<'a> {
+        ExtrasIter { text: self.text, slots: self.slots.iter() }
+    }
+    /// The value of the first pair with this key.
+    pub fn get(&self, key: &str) -> Option<&'a str> {
+        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+}
+
+impl<'a> IntoIterator for Extras<'a> {
+    type Item = (&'a str, &'a str);
+    type IntoIter = ExtrasIter<'a>;
+    fn into_iter(self) -> ExtrasIter<'a> {
+        self.iter()
+    }
+}
+
+impl PartialEq for Extras<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+impl Eq for Extras<'_> {}
+
+impl<K: AsRef<str>, V: AsRef<str>> PartialEq<[(K, V)]> for Extras<'_> {
+    fn eq(&self, other: &[(K, V)]) -> bool {
+        self.len() == other.len() && self.iter().zip(other).all(|((k, v), (ok, ov))| k == ok.as_ref() && v == ov.as_ref())
+    }
+}
+impl<K: AsRef<str>, V: AsRef<str>, const N: usize> PartialEq<[(K, V); N]> for Extras<'_> {
+    fn eq(&self, other: &[(K, V); N]) -> bool {
+        *self == other[..]
+    }
+}
+
+impl fmt::Debug for Extras<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// The iterator of [`Extras`].
+#[derive(Debug, Clone)]
+pub struct ExtrasIter<'a> {
+    text: &'a str,
+    slots: std::slice::Iter<'a, ExtraSlot>,
+}
+
+impl<'a> Iterator for ExtrasIter<'a> {
+    type Item = (&'a str, &'a str);
+    fn next(&mut self) -> Option<Self::Item> {
+        let s = self.slots.next()?;
+        let at = |(start, len): (u32, u32)| &self.text[start as usize..(start + len) as usize];
+        Some((at(s.key), at(s.value)))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.slots.size_hint()
+    }
+}
+
+impl ExactSizeIterator for ExtrasIter<'_> {}
 
 /// Builds a [`Record`]; see [`Record::builder`].
 #[derive(Debug)]
@@ -365,6 +461,20 @@ impl RecordBuilder {
         let start = self.rec.text.len();
         self.rec.text.push_str(value);
         self.rec.slots[field as usize] = (start as u32, value.len() as u32);
+        self
+    }
+    /// Makes the text buffer `text` (a parser's copy of the record's bytes), for fields set as ranges
+    /// of it with [`RecordBuilder::set_range`]; only before any other field is set.
+    pub(crate) fn text(&mut self, text: String) -> &mut Self {
+        debug_assert!(self.rec.text.is_empty());
+        self.rec.text = text;
+        self
+    }
+    /// Makes `len` bytes of the text buffer from `start` a field's value: a range of whole characters
+    /// of the text given to [`RecordBuilder::text`] (maybe later).
+    #[inline]
+    pub(crate) fn set_range(&mut self, field: Field, start: usize, len: usize) -> &mut Self {
+        self.rec.slots[field as usize] = (start as u32, len as u32);
         self
     }
     /// Appends to the text buffer through `f` and makes what it wrote the field's value; lets a parser
@@ -414,12 +524,13 @@ impl RecordBuilder {
         self.rec.span = span;
         self
     }
-    /// Adds a field that no slot names.
-    pub fn extra(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
-        self.rec.extra.push((key.into(), value.into()));
+    /// Adds a field that no slot names (kept in the record's one text buffer: no allocation of its own).
+    pub fn extra(&mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> &mut Self {
+        self.rec.push_extra(key.as_ref(), value.as_ref());
         self
     }
     /// Finishes the record.
+    #[inline]
     pub fn build(mut self) -> Record {
         if !self.kind_set {
             self.rec.kind = Record::classify(self.rec.name());

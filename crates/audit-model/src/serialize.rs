@@ -2,7 +2,7 @@
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::record::{Field, Record};
+use crate::record::{Extras, Field, Record};
 
 impl Serialize for Record {
     /// Keys: `format`, `name`, `kind`, `record_id`, `timestamp` (RFC 3339 UTC with `Z`),
@@ -32,12 +32,12 @@ impl Serialize for Record {
     }
 }
 
-struct Extra<'a>(&'a [(String, String)]);
+struct Extra<'a>(Extras<'a>);
 
 impl Serialize for Extra<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0 {
+        for (k, v) in self.0.iter() {
             m.serialize_entry(k, v)?;
         }
         m.end()

@@ -11,6 +11,54 @@ use jiff::Timestamp;
 
 /// Parses a timestamp; `tz` applies to zone-less text. Returns the reason on failure.
 pub fn parse_timestamp(text: &str, tz: &TimeZone) -> Result<Timestamp, String> {
+    if let Some(ts) = utc_fast(text.as_bytes(), tz) {
+        return Ok(ts);
+    }
+    parse_general(text, tz)
+}
+
+/// The shape Percona's formats write, `YYYY-MM-DDThh:mm:ss` and `Z` or ` UTC` (or any zone-less
+/// shape when the zone is UTC), read without building a civil date first: `None` for anything else,
+/// which [`parse_general`] reads (or refuses with its reason).
+fn utc_fast(b: &[u8], tz: &TimeZone) -> Option<Timestamp> {
+    let d = |i: usize| -> Option<i64> {
+        let (hi, lo) = (b[i].wrapping_sub(b'0'), b[i + 1].wrapping_sub(b'0'));
+        (hi < 10 && lo < 10).then(|| i64::from(hi * 10 + lo))
+    };
+    // `YYYY-MM-DD` or MariaDB's `YYYYMMDD`, then `T` or a space and `hh:mm:ss`.
+    let (year, month, day, t) = if b.len() >= 19 && b[4] == b'-' && b[7] == b'-' {
+        (d(0)? * 100 + d(2)?, d(5)?, d(8)?, 10)
+    } else if b.len() >= 17 && b[8] == b' ' {
+        (d(0)? * 100 + d(2)?, d(4)?, d(6)?, 8)
+    } else {
+        return None;
+    };
+    if !(b[t] == b'T' || b[t] == b' ') || b[t + 3] != b':' || b[t + 6] != b':' {
+        return None;
+    }
+    match &b[t + 9..] {
+        b"Z" | b" UTC" | b"UTC" => {}
+        b"" if tz == &TimeZone::UTC => {}
+        _ => return None,
+    }
+    let (hour, minute, second) = (d(t + 1)?, d(t + 4)?, d(t + 7)?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&month) || day < 1 || day > month_days[month as usize - 1] || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    // Days from civil, Howard Hinnant's algorithm.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Timestamp::new(days * 86_400 + hour * 3600 + minute * 60 + second, 0).ok()
+}
+
+fn parse_general(text: &str, tz: &TimeZone) -> Result<Timestamp, String> {
     let b = text.as_bytes();
     let bad = || format!("invalid timestamp {text:?}");
     // Date part: YYYY-MM-DD or YYYYMMDD.
@@ -121,6 +169,32 @@ mod tests {
     fn refuses_garbage() {
         for text in ["", "<DATETIME>", "2021-13-01T00:00:00Z", "2021-06-30T11:57", "2021-06-30T11:57:14 CET", "2021-02-30 00:00:00"] {
             assert!(parse_timestamp(text, &TimeZone::UTC).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn shortcut_agrees_with_the_general_parse() {
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        for text in [
+            "2021-06-30T11:57:14Z",
+            "2021-06-30T11:57:14 UTC",
+            "2021-06-30 11:57:14UTC",
+            "2000-02-29T23:59:59Z",
+            "1900-02-28T00:00:00Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-30T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+            "2024-12-31T00:00:00",
+            "20261129 05:02:38",
+            "20240229 23:59:59Z",
+        ] {
+            assert_eq!(utc_fast(text.as_bytes(), &TimeZone::UTC).map(Ok), Some(parse_general(text, &TimeZone::UTC)), "{text}");
+        }
+        // Beyond jiff's range: left to the general parse, which refuses it.
+        assert_eq!(utc_fast(b"9999-12-31T23:59:59Z", &TimeZone::UTC), None);
+        assert!(parse_general("9999-12-31T23:59:59Z", &TimeZone::UTC).is_err());
+        for text in ["2021-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2021-06-30T24:00:00Z", "2021-06-30T11:60:00Z", "2021-06-30T11:00:60Z", "2021-00-30T11:00:00Z", "2021-06-00T11:00:00Z", "2021-06-3xT11:00:00Z", "2021-06-30T11:00:00.5Z", "2024-12-31T00:00:00", "20261129 05:02:38", "20230229 05:02:38Z", "2026112 05:02:38"] {
+            assert_eq!(utc_fast(text.as_bytes(), &berlin), None, "{text}");
         }
     }
 

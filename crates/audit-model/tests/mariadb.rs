@@ -117,7 +117,7 @@ fn transcript_records() {
         assert!(!r.is_empty(), "{op}");
         assert!(r.iter().all(|r| r.kind() == Kind::TableAccess && r.status().is_none() && r.extra_get("object").is_some()), "{op}");
     }
-    let extra_keys: Vec<_> = create.extra().iter().map(|(k, _)| k.as_str()).collect();
+    let extra_keys: Vec<_> = create.extra().iter().map(|(k, _)| k).collect();
     assert_eq!(extra_keys, ["serverhost", "query_id", "object"]);
 }
 
@@ -215,7 +215,7 @@ fn host_and_port_from_12_0_1() {
         [("10.0.0.7", Some("53412")), ("localhost", Some("3306")), ("::1", None), ("::1", Some("53412")), ("::1", Some("3306"))]
     );
     assert_eq!(recs[0].extra_get("object"), Some("TLSv1.3"));
-    let keys: Vec<_> = recs[0].extra().iter().map(|(k, _)| k.as_str()).collect();
+    let keys: Vec<_> = recs[0].extra().iter().map(|(k, _)| k).collect();
     assert_eq!(keys, ["serverhost", "port", "query_id", "object"]);
 }
 

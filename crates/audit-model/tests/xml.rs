@@ -339,7 +339,7 @@ fn filter_new_mtr_message_with_map() {
     assert_eq!(r.host(), Some("localhost"));
     assert_eq!(r.ip(), Some(""));
     assert_eq!(r.command_class(), Some("internal"));
-    let extra: Vec<(&str, &str)> = r.extra().iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let extra: Vec<(&str, &str)> = r.extra().iter().collect();
     assert_eq!(
         extra,
         [
@@ -435,7 +435,7 @@ fn mysql_enterprise_new_records() {
     assert_eq!(c.db(), Some("test"));
     assert_eq!(c.get(Field::ConnectionType), Some("SSL/TLS"));
     assert_eq!(c.command_class(), Some("connect"));
-    let extra: Vec<(&str, &str)> = c.extra().iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let extra: Vec<(&str, &str)> = c.extra().iter().collect();
     assert_eq!(
         extra,
         [
@@ -499,7 +499,7 @@ fn nested_containers_flatten_with_dotted_keys() {
     let out = read(input, Format::FilterXmlNew);
     assert!(errors(&out).is_empty(), "{:?}", errors(&out));
     let r = records(&out)[0];
-    let extra: Vec<(&str, &str)> = r.extra().iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let extra: Vec<(&str, &str)> = r.extra().iter().collect();
     assert_eq!(
         extra,
         [

@@ -56,6 +56,12 @@ struct Args {
     /// Rows a batch for the library's backfill (the `--batch-rows` of audit-ingest).
     #[arg(long, default_value_t = 1000)]
     batch_rows: usize,
+    /// Batches the library's reader may queue ahead of its committer (`PipelineOptions::in_flight`).
+    #[arg(long, default_value_t = PipelineOptions::default().in_flight)]
+    in_flight: usize,
+    /// Only these parts, comma-separated (`a,b,b2,c,d,e`; default: all).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     /// Only write the N records to this file (for other tools) and exit.
     #[arg(long)]
     generate_only: Option<PathBuf>,
@@ -190,7 +196,7 @@ fn child_backfill(args: &Args, file: &Path) {
     let opts = mysql_async::Opts::from_url(&format!("{}/{db}", server_url(&args.dsn))).unwrap();
     let names = audit_schema::TableNames::new(&db, "audit_data").unwrap();
     let sink = Sink::new(opts, SinkOptions::new(names, "bench", bench_server())).with_load_method(method);
-    let popts = PipelineOptions { exit_when_caught_up: true, batch_rows: args.batch_rows, ..PipelineOptions::default() };
+    let popts = PipelineOptions { exit_when_caught_up: true, batch_rows: args.batch_rows, in_flight: args.in_flight, ..PipelineOptions::default() };
     let rt = new_rt();
     let (summary, secs, used) = rt.block_on(async {
         create_db(&args.dsn, &db).await;
@@ -203,7 +209,8 @@ fn child_backfill(args: &Args, file: &Path) {
         sink.clone().close().await.unwrap();
         (s, secs, used)
     });
-    println!("RESULT {} {secs} {} {used} {}", summary.records, vm_hwm_kb(), summary.batches);
+    let cpu = cpu_secs("self").unwrap_or(f64::NAN);
+    println!("RESULT {} {secs} {} {used} {} {cpu}", summary.records, vm_hwm_kb(), summary.batches);
 }
 
 struct ChildResult {
@@ -212,11 +219,14 @@ struct ChildResult {
     hwm_kb: u64,
     method: String,
     batches: u64,
+    /// CPU seconds the child used (all its threads).
+    cpu: f64,
 }
 
 fn run_child(args: &Args, file: &Path, db: &str, method: &str) -> ChildResult {
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--dsn", &args.dsn, "--batch-rows", &args.batch_rows.to_string(), "--child-db", db, "--child-method", method, "--child-backfill"])
+        .args(["--dsn", &args.dsn, "--batch-rows", &args.batch_rows.to_string(), "--in-flight", &args.in_flight.to_string()])
+        .args(["--child-db", db, "--child-method", method, "--child-backfill"])
         .arg(file)
         .output()
         .unwrap();
@@ -224,7 +234,52 @@ fn run_child(args: &Args, file: &Path, db: &str, method: &str) -> ChildResult {
     assert!(out.status.success(), "child failed: {stdout}{}", String::from_utf8_lossy(&out.stderr));
     let line = stdout.lines().find(|l| l.starts_with("RESULT ")).unwrap();
     let f: Vec<&str> = line.split_whitespace().collect();
-    ChildResult { records: f[1].parse().unwrap(), secs: f[2].parse().unwrap(), hwm_kb: f[3].parse().unwrap(), method: f[4].to_string(), batches: f[5].parse().unwrap() }
+    ChildResult { records: f[1].parse().unwrap(), secs: f[2].parse().unwrap(), hwm_kb: f[3].parse().unwrap(), method: f[4].to_string(), batches: f[5].parse().unwrap(), cpu: f[6].parse().unwrap() }
+}
+
+/// CPU seconds (user + system, all threads) process `pid` (or `self`) has used, from `/proc/<pid>/stat`.
+fn cpu_secs(pid: &str) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name: state (3rd) first, utime the 14th, stime the 15th, in ticks.
+    let f: Vec<&str> = s[s.rfind(')')? + 2..].split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / CLOCK_TICKS)
+}
+
+/// `sysconf(_SC_CLK_TCK)` on Linux.
+const CLOCK_TICKS: f64 = 100.0;
+
+/// Where a phase's time went: the server's CPU (its process, when it runs on this machine) and the
+/// client's, each as a share of the phase's wall time. A share near 1.0 means that side is what limits
+/// the figure (one core busy); both well under it means waiting (fsync, round trips).
+#[derive(Clone, Copy)]
+struct Usage {
+    wall: f64,
+    server_cpu: Option<f64>,
+    client_cpu: f64,
+}
+
+impl Usage {
+    fn shares(&self) -> String {
+        let server = self.server_cpu.map_or("n/a".to_string(), |s| format!("{:.2}", s / self.wall));
+        format!("server CPU {server} of wall, client CPU {:.2} of wall", self.client_cpu / self.wall)
+    }
+}
+
+/// The server's process id, when its pid file is readable here (a local server).
+fn server_pid(pid_file: &str) -> Option<String> {
+    let pid = std::fs::read_to_string(pid_file).ok()?.trim().to_string();
+    cpu_secs(&pid).map(|_| pid)
+}
+
+/// Measures a phase: `run` returns its wall seconds and, when it ran in a child, the child's CPU
+/// seconds (`None`: it ran in this process).
+fn measure<T>(server: Option<&str>, run: impl FnOnce() -> (T, f64, Option<f64>)) -> (T, Usage) {
+    let (s0, c0) = (server.and_then(cpu_secs), cpu_secs("self").unwrap_or(0.0));
+    let (out, wall, child_cpu) = run();
+    let server_cpu = server.and_then(cpu_secs).zip(s0).map(|(s1, s0)| s1 - s0);
+    let client_cpu = child_cpu.unwrap_or_else(|| cpu_secs("self").unwrap_or(0.0) - c0);
+    (out, Usage { wall, server_cpu, client_cpu })
 }
 
 /// The file's bytes as LOCAL INFILE data, read 1 MiB at a time.
@@ -453,6 +508,7 @@ fn main() {
         println!("{n} records, {bytes} bytes, kinds {kinds:?}, {:.1}% with ' or \\, {:.1}% non-ASCII", quoted * 100.0, non_ascii * 100.0);
         return;
     }
+    let part = |p: &str| args.only.is_empty() || args.only.iter().any(|o| o == p);
     let server = server_url(&args.dsn);
     let rt = new_rt();
     let pool = mysql_async::Pool::new(mysql_async::Opts::from_url(&server).unwrap());
@@ -465,15 +521,21 @@ fn main() {
             }
         })
     };
-    let (version, flush, local_infile, packet): (String, u64, u64, u64) = rt.block_on(async {
-        pool.get_conn().await.unwrap().query_first("SELECT @@version, @@innodb_flush_log_at_trx_commit, @@local_infile, @@max_allowed_packet").await.unwrap().unwrap()
+    let (version, flush, local_infile, packet, pid_file): (String, u64, u64, u64, String) = rt.block_on(async {
+        pool.get_conn().await.unwrap().query_first("SELECT @@version, @@innodb_flush_log_at_trx_commit, @@local_infile, @@max_allowed_packet, @@pid_file").await.unwrap().unwrap()
     });
     println!("server {version}: innodb_flush_log_at_trx_commit = {flush}, local_infile = {local_infile}, max_allowed_packet = {packet}");
     if flush != 1 {
         println!("WARNING: innodb_flush_log_at_trx_commit is {flush}, not 1: commits are not durable and the figures are not comparable");
     }
+    let spid = server_pid(&pid_file);
+    let spid = spid.as_deref();
+    match spid {
+        Some(pid) => println!("server process {pid}: its CPU time is measured around each part"),
+        None => println!("server process not readable here ({pid_file}): no server CPU figures"),
+    }
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("machine: {cpus} CPUs, load average {} at the start", loadavg());
+    println!("machine: {cpus} CPUs, load average {} at the start; pipeline: batches of {} rows, {} in flight", loadavg(), args.batch_rows, args.in_flight);
     drop_all(&pool);
 
     let dir = tempfile::Builder::new().prefix("bench-ingest-").tempdir().unwrap();
@@ -493,116 +555,166 @@ fn main() {
     );
 
     // (a) The library, each method, in child processes.
-    let methods: Vec<&str> = if local_infile == 1 { vec!["infile", "insert"] } else { vec!["insert"] };
+    let methods: Vec<&str> = match (part("a"), local_infile == 1) {
+        (false, _) => vec![],
+        (true, true) => vec!["infile", "insert"],
+        (true, false) => vec!["insert"],
+    };
     let mut a = Vec::new();
     for m in &methods {
         let db = format!("bench_ingest_a_{m}");
-        let r = run_child(&args, &file, &db, m);
+        let (r, u) = measure(spid, || {
+            let r = run_child(&args, &file, &db, m);
+            let (secs, cpu) = (r.secs, r.cpu);
+            (r, secs, Some(cpu))
+        });
         let stored = rt.block_on(count(&pool, &format!("{db}.audit_data")));
         assert_eq!(stored, n, "(a) {m}: {stored} rows stored of {n}");
-        println!("(a) library backfill, {m}: {} records in {:.2} s = {:.0} rows/s, {} batches, VmHWM {} KiB", r.records, r.secs, n as f64 / r.secs, r.batches, r.hwm_kb);
+        println!("(a) library backfill, {m}: {} records in {:.2} s = {:.0} rows/s, {} batches, VmHWM {} KiB; {}", r.records, r.secs, n as f64 / r.secs, r.batches, r.hwm_kb, u.shares());
         drop_all_one(&rt, &pool, &db);
-        a.push((m.to_string(), r));
+        a.push((m.to_string(), r, u));
     }
     // (b) LOAD DATA LOCAL INFILE, one column.
-    let b = if local_infile == 1 {
-        let (secs, warnings) = rt.block_on(load_data(&pool, &file));
+    let b = if local_infile == 1 && part("b") {
+        let ((secs, warnings), u) = measure(spid, || {
+            let (secs, warnings) = rt.block_on(load_data(&pool, &file));
+            ((secs, warnings), secs, None)
+        });
         let stored = rt.block_on(count(&pool, "bench_ingest_b.audit_data"));
-        println!("(b) LOAD DATA LOCAL INFILE: {stored} rows in {secs:.2} s = {:.0} rows/s, {warnings} warnings", n as f64 / secs);
+        println!("(b) LOAD DATA LOCAL INFILE: {stored} rows in {secs:.2} s = {:.0} rows/s, {warnings} warnings; {}", n as f64 / secs, u.shares());
         assert_eq!(stored, n, "(b) stored {stored} of {n}");
         drop_all_one(&rt, &pool, "bench_ingest_b");
-        Some(secs)
+        Some((secs, u))
     } else {
-        println!("(b) skipped: local_infile is OFF on the server");
+        println!("(b) skipped: local_infile is OFF on the server, or not asked for");
         None
     };
-    let b2 = if local_infile == 1 {
-        let (secs, warnings) = load_data_full_schema(&args, &file, dir.path());
+    let b2 = if local_infile == 1 && part("b2") {
+        let ((secs, warnings), u) = measure(spid, || {
+            let (secs, warnings) = load_data_full_schema(&args, &file, dir.path());
+            ((secs, warnings), secs, None)
+        });
         let stored = rt.block_on(count(&pool, "bench_ingest_b2.audit_data"));
-        println!("(b2) LOAD DATA LOCAL INFILE of the library's TSV into the full schema: {stored} rows in {secs:.2} s = {:.0} rows/s, {warnings} warnings", n as f64 / secs);
+        println!("(b2) LOAD DATA LOCAL INFILE of the library's TSV into the full schema: {stored} rows in {secs:.2} s = {:.0} rows/s, {warnings} warnings; {}", n as f64 / secs, u.shares());
         assert_eq!(stored, n, "(b2) stored {stored} of {n}");
         drop_all_one(&rt, &pool, "bench_ingest_b2");
-        Some(secs)
+        Some((secs, u))
     } else {
         None
     };
     // (c) multi-row INSERT, one column.
-    let c = rt.block_on(multi_insert(&pool, &file));
-    let stored = rt.block_on(count(&pool, "bench_ingest_c.audit_data"));
-    println!("(c) multi-row INSERT x1000: {stored} rows in {c:.2} s = {:.0} rows/s", n as f64 / c);
-    assert_eq!(stored, n);
-    drop_all_one(&rt, &pool, "bench_ingest_c");
+    let c = if part("c") {
+        let (c, u) = measure(spid, || {
+            let c = rt.block_on(multi_insert(&pool, &file));
+            (c, c, None)
+        });
+        let stored = rt.block_on(count(&pool, "bench_ingest_c.audit_data"));
+        println!("(c) multi-row INSERT x1000: {stored} rows in {c:.2} s = {:.0} rows/s; {}", n as f64 / c, u.shares());
+        assert_eq!(stored, n);
+        drop_all_one(&rt, &pool, "bench_ingest_c");
+        Some((c, u))
+    } else {
+        None
+    };
 
     // (e) Memory: a file a tenth the size.
     let small = dir.path().join("small.log");
-    {
+    let e_small = if part("e") {
         let mut out = std::io::BufWriter::new(File::create(&small).unwrap());
         for l in BufReader::new(File::open(&file).unwrap()).lines().take((n / 10) as usize) {
             writeln!(out, "{}", l.unwrap()).unwrap();
         }
-    }
-    let e_small = run_child(&args, &small, "bench_ingest_e", "auto");
-    println!("(e) library backfill of {} records ({}): VmHWM {} KiB", e_small.records, e_small.method, e_small.hwm_kb);
-    drop_all_one(&rt, &pool, "bench_ingest_e");
+        drop(out);
+        let e = run_child(&args, &small, "bench_ingest_e", "auto");
+        println!("(e) library backfill of {} records ({}): VmHWM {} KiB", e.records, e.method, e.hwm_kb);
+        drop_all_one(&rt, &pool, "bench_ingest_e");
+        Some(e)
+    } else {
+        None
+    };
 
     // (d) Follow latency.
     let mut d = Vec::new();
-    if args.follow_secs > 0 {
+    if args.follow_secs > 0 && part("d") {
         for rate in [1_000u64, 10_000] {
-            let l = follow_latency(&args, dir.path(), rate, args.follow_secs);
-            println!("(d) follow at {} records/s: {} written, {} seen, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", l.rate, l.written, l.seen, l.p50, l.p99, l.max);
+            let (l, u) = measure(spid, || {
+                let t = Instant::now();
+                let l = follow_latency(&args, dir.path(), rate, args.follow_secs);
+                (l, t.elapsed().as_secs_f64(), None)
+            });
+            println!("(d) follow at {} records/s: {} written, {} seen, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} (writer and poller included)", l.rate, l.written, l.seen, l.p50, l.p99, l.max, u.shares());
             drop_all_one(&rt, &pool, &format!("bench_ingest_d{rate}"));
-            d.push(l);
+            d.push((l, u));
         }
     }
     let end_load = loadavg();
     drop_all(&pool);
     rt.block_on(pool.disconnect()).unwrap();
 
-    // The table.
+    // The tables.
     let rps = |secs: f64| n as f64 / secs;
     println!();
     println!("{n} records ({:.0} MiB), {version}, innodb_flush_log_at_trx_commit={flush}, {cpus} CPUs, load average at the end {end_load}", bytes as f64 / 1048576.0);
     println!();
+    let others: Vec<(&str, Usage)> = [("(b)", &b), ("(b2)", &b2), ("(c)", &c)].into_iter().filter_map(|(l, x)| x.map(|x| (l, x.1))).collect();
+    let (b, b2, c) = (b.map(|x| x.0), b2.map(|x| x.0), c.map(|x| x.0));
     let ratio = |x: f64, y: Option<f64>| y.map_or("n/a".to_string(), |y| format!("{:.2}x", rps(x) / rps(y)));
     println!("| method | rows/s | vs (b) | vs (b2) | vs (c) | note |");
     println!("|---|---:|---:|---:|---:|---|");
-    for (m, r) in &a {
+    for (m, r, _) in &a {
         println!(
-            "| (a) library backfill, `--load-method {m}` | {:.0} | {} | {} | {} | full schema (17 columns, unique key + 3 indexes), checkpoint in each batch's transaction, {} batches |",
+            "| (a) library backfill, `--load-method {m}` | {:.0} | {} | {} | {} | full schema, checkpoint in each batch's transaction, {} batches |",
             rps(r.secs),
             ratio(r.secs, b),
             ratio(r.secs, b2),
-            ratio(r.secs, Some(c)),
+            ratio(r.secs, c),
             r.batches
         );
     }
     if let Some(b) = b {
-        println!("| (b) `LOAD DATA LOCAL INFILE`, one JSON column | {:.0} | 1.00x | {} | {} | one statement, one transaction, no index |", rps(b), ratio(b, b2), ratio(b, Some(c)));
+        println!("| (b) `LOAD DATA LOCAL INFILE`, one JSON column | {:.0} | 1.00x | {} | {} | one statement, one transaction, no index |", rps(b), ratio(b, b2), ratio(b, c));
     }
     if let Some(b2) = b2 {
         println!(
             "| (b2) `LOAD DATA LOCAL INFILE` of the library's TSV, full schema | {:.0} | {} | 1.00x | {} | the server's ceiling for the library's table: TSV made beforehand, one statement, one transaction |",
             rps(b2),
             ratio(b2, b),
-            ratio(b2, Some(c))
+            ratio(b2, c)
         );
     }
-    println!("| (c) multi-row INSERT, 1,000 rows a statement, one JSON column | {:.0} | {} | {} | 1.00x | a transaction each, no index |", rps(c), ratio(c, b), ratio(c, b2));
+    if let Some(c) = c {
+        println!("| (c) multi-row INSERT, 1,000 rows a statement, one JSON column | {:.0} | {} | {} | 1.00x | a transaction each, no index |", rps(c), ratio(c, b), ratio(c, b2));
+    }
+    println!();
+    println!("| part | wall s | server CPU s | server CPU / wall | client CPU s | client CPU / wall |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let usage_row = |label: &str, u: &Usage| {
+        let server = u.server_cpu.map_or(("n/a".to_string(), "n/a".to_string()), |s| (format!("{s:.1}"), format!("{:.2}", s / u.wall)));
+        println!("| {label} | {:.1} | {} | {} | {:.1} | {:.2} |", u.wall, server.0, server.1, u.client_cpu, u.client_cpu / u.wall);
+    };
+    for (m, _, u) in &a {
+        usage_row(&format!("(a) `{m}`"), u);
+    }
+    for (label, u) in &others {
+        usage_row(label, u);
+    }
     println!();
     if !d.is_empty() {
-        println!("| follow mode, append to committed row | p50 | p99 | max | rows |");
-        println!("|---|---:|---:|---:|---:|");
-        for l in &d {
-            println!("| {} records/s for {} s | {:.0} ms | {:.0} ms | {:.0} ms | {} of {} |", l.rate, args.follow_secs, l.p50, l.p99, l.max, l.seen, l.written);
+        println!("| follow mode, append to committed row | p50 | p99 | max | rows | server CPU / wall |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        for (l, u) in &d {
+            let share = u.server_cpu.map_or("n/a".to_string(), |s| format!("{:.2}", s / u.wall));
+            println!("| {} records/s for {} s | {:.0} ms | {:.0} ms | {:.0} ms | {} of {} | {share} |", l.rate, args.follow_secs, l.p50, l.p99, l.max, l.seen, l.written);
         }
         println!();
     }
     println!("| peak resident memory (VmHWM) of a backfill process | records | file | VmHWM |");
     println!("|---|---:|---:|---:|");
-    let small_bytes = std::fs::metadata(&small).map_or(0, |m| m.len());
-    println!("| small file, `{}` | {} | {:.0} MiB | {:.1} MiB |", e_small.method, e_small.records, small_bytes as f64 / 1048576.0, e_small.hwm_kb as f64 / 1024.0);
-    for (m, r) in &a {
+    if let Some(e) = &e_small {
+        let small_bytes = std::fs::metadata(&small).map_or(0, |m| m.len());
+        println!("| small file, `{}` | {} | {:.0} MiB | {:.1} MiB |", e.method, e.records, small_bytes as f64 / 1048576.0, e.hwm_kb as f64 / 1024.0);
+    }
+    for (m, r, _) in &a {
         println!("| full file, `{m}` | {} | {:.0} MiB | {:.1} MiB |", r.records, bytes as f64 / 1048576.0, r.hwm_kb as f64 / 1024.0);
     }
 }

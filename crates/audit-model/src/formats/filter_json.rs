@@ -5,19 +5,20 @@
 
 use memchr::memchr;
 
-use super::json::{frame_object, int_text, Cursor, Frame, JVal};
+use super::json::{frame_object, int_text, Cursor, Frame};
 use crate::parser::{FormatParser, ParseOptions, Step};
-use crate::record::{Field, Format, Kind, Record};
+use crate::record::{Field, Format, Kind, Record, RecordBuilder};
 use crate::time::parse_timestamp;
 
 #[derive(Debug)]
 pub(crate) struct FilterJsonParser {
     opts: ParseOptions,
+    scratch: Scratch,
 }
 
 impl FilterJsonParser {
     pub(crate) fn new(opts: ParseOptions) -> Self {
-        FilterJsonParser { opts }
+        FilterJsonParser { opts, scratch: Scratch::default() }
     }
 }
 
@@ -38,23 +39,25 @@ impl FormatParser for FilterJsonParser {
                 None => Step::NeedMore,
             };
         }
+        // The common case in one pass: a well-formed record parses straight off the front of the
+        // buffer. It ends where framing would end it, so the outcome is the same as framing first.
+        if let Ok((record, len)) = parse_front(buf, &self.opts, &mut self.scratch, false) {
+            return Step::Record { len, record };
+        }
         // A broken record (unbalanced quotes) must not swallow the records after it: the servers never
         // interleave records, so a new record's start inside this one's frame ends it.
         // Whether the frame completed or not, what is cut at the next record start is judged on the
         // same bytes, so the outcome does not depend on how the input was buffered.
-        let cut_at = |at: usize| match parse_record(&buf[..at], &self.opts) {
-            Ok(record) => Step::Record { len: at, record },
-            Err(reason) => Step::Malformed { len: at, reason: format!("{reason} (record cut at the next record: unbalanced quotes or braces)") },
-        };
+        let (opts, scratch) = (&self.opts, &mut self.scratch);
         match frame_object(buf) {
             Frame::Incomplete => match next_record_start(buf) {
-                Some(at) => cut_at(at),
+                Some(at) => cut_at(buf, at, opts, scratch),
                 None => Step::NeedMore,
             },
-            Frame::Complete(len) => match parse_record(&buf[..len], &self.opts) {
+            Frame::Complete(len) => match parse_record(&buf[..len], opts, scratch) {
                 Ok(record) => Step::Record { len, record },
                 Err(reason) => match next_record_start(&buf[..len]) {
-                    Some(at) => cut_at(at),
+                    Some(at) => cut_at(buf, at, opts, scratch),
                     None => Step::Malformed { len, reason },
                 },
             },
@@ -63,6 +66,14 @@ impl FormatParser for FilterJsonParser {
 
     fn resync(&self, buf: &[u8]) -> Option<usize> {
         next_record_start(buf)
+    }
+}
+
+/// The record cut at `at`, where the next record starts.
+fn cut_at(buf: &[u8], at: usize, opts: &ParseOptions, scratch: &mut Scratch) -> Step {
+    match parse_record(&buf[..at], opts, scratch) {
+        Ok(record) => Step::Record { len: at, record },
+        Err(reason) => Step::Malformed { len: at, reason: format!("{reason} (record cut at the next record: unbalanced quotes or braces)") },
     }
 }
 
@@ -85,84 +96,136 @@ fn next_record_start(buf: &[u8]) -> Option<usize> {
     None
 }
 
-/// Parses one record object.
-pub(crate) fn parse_record(bytes: &[u8], opts: &ParseOptions) -> Result<Record, String> {
-    let mut c = Cursor::new(bytes);
-    let value = c.value(0)?;
-    c.end()?;
-    let JVal::Obj(members) = value else { return Err("expected a JSON object".into()) };
-    // Leaf paths (`connection_data.status`) live in one arena string, built with one scratch buffer.
-    let mut arena = String::with_capacity(256);
-    let mut ranges = Vec::with_capacity(24);
-    let mut scratch = String::with_capacity(64);
-    for (k, v) in &members {
-        scratch.clear();
-        scratch.push_str(k);
-        flatten(&mut scratch, v, &mut arena, &mut ranges);
-    }
-    let flat = ranges.iter().map(|&(start, end, v)| (&arena[start..end], v));
-    let mut b = Record::builder(Format::FilterJson);
-    let (mut class, mut event) = (None, None);
-    let mut args = Vec::new();
-    for (path, v) in flat {
-        let text = v.to_text();
+/// Buffers one record's parse reuses, so a record costs no allocation beyond its own.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    /// The leaf path being walked (`connection_data.status`).
+    path: String,
+    /// An escaped string's unescaped text.
+    text: String,
+    class: Option<String>,
+    event: Option<String>,
+    args: Vec<String>,
+}
+
+/// What the leaves of a record set, as the walk meets them.
+struct Leaves<'s> {
+    b: RecordBuilder,
+    class: &'s mut Option<String>,
+    event: &'s mut Option<String>,
+    args: &'s mut Vec<String>,
+    /// The first leaf that did not fit its field: reported once the whole object has parsed, as
+    /// structure errors come first.
+    error: Option<String>,
+}
+
+impl Leaves<'_> {
+    fn leaf(&mut self, path: &str, text: &str) {
+        let b = &mut self.b;
         let field = match path {
-            "timestamp" => Some(Field::TimestampText),
-            "id" => Some(Field::RecordId),
+            "timestamp" => Field::TimestampText,
+            "id" => Field::RecordId,
             "class" => {
-                class = Some(text.to_string());
-                b.extra("class", text.as_ref());
-                None
+                let class = self.class.get_or_insert_with(String::new);
+                class.clear();
+                class.push_str(text);
+                b.extra("class", text);
+                return;
             }
             "event" => {
-                event = Some(text.to_string());
-                None
+                let event = self.event.get_or_insert_with(String::new);
+                event.clear();
+                event.push_str(text);
+                return;
             }
             "connection_id" => {
-                b.connection_id(int_text(path, &text)?);
-                None
+                match int_text(path, text) {
+                    Ok(id) => {
+                        b.connection_id(id);
+                    }
+                    Err(e) => {
+                        self.error.get_or_insert(e);
+                    }
+                }
+                return;
             }
             "connection_data.status" | "general_data.status" | "query_data.status" | "command_data.status" | "status" => {
-                b.status(int_text(path, &text)?);
-                None
+                match int_text(path, text) {
+                    Ok(st) => {
+                        b.status(st);
+                    }
+                    Err(e) => {
+                        self.error.get_or_insert(e);
+                    }
+                }
+                return;
             }
-            "login.user" => Some(Field::User),
-            "account.user" => Some(Field::PrivUser),
-            "account.host" => Some(Field::Host),
-            "login.os" => Some(Field::OsUser),
-            "login.ip" => Some(Field::Ip),
-            "login.proxy" => Some(Field::ProxyUser),
-            "connection_data.connection_type" => Some(Field::ConnectionType),
-            "connection_data.db" | "table_access_data.db" => Some(Field::Db),
-            "general_data.sql_command" | "query_data.sql_command" | "table_access_data.sql_command" => Some(Field::CommandClass),
-            "general_data.query" | "query_data.query" | "table_access_data.query" => Some(Field::SqlText),
-            "server_id" | "startup_data.server_id" | "shutdown_data.server_id" => Some(Field::ServerId),
-            "startup_data.os_version" => Some(Field::OsVersion),
-            "startup_data.mysql_version" => Some(Field::MysqlVersion),
+            "login.user" => Field::User,
+            "account.user" => Field::PrivUser,
+            "account.host" => Field::Host,
+            "login.os" => Field::OsUser,
+            "login.ip" => Field::Ip,
+            "login.proxy" => Field::ProxyUser,
+            "connection_data.connection_type" => Field::ConnectionType,
+            "connection_data.db" | "table_access_data.db" => Field::Db,
+            "general_data.sql_command" | "query_data.sql_command" | "table_access_data.sql_command" => Field::CommandClass,
+            "general_data.query" | "query_data.query" | "table_access_data.query" => Field::SqlText,
+            "server_id" | "startup_data.server_id" | "shutdown_data.server_id" => Field::ServerId,
+            "startup_data.os_version" => Field::OsVersion,
+            "startup_data.mysql_version" => Field::MysqlVersion,
             p if p.starts_with("startup_data.args[") => {
-                args.push(text.to_string());
-                None
+                self.args.push(text.to_string());
+                return;
             }
             _ => {
-                b.extra(path, text.as_ref());
-                None
+                b.extra(path, text);
+                return;
             }
         };
-        if let Some(f) = field {
-            b.set(f, &text);
-        }
+        b.set(field, text);
+    }
+}
+
+/// Parses the record object at the front of `bytes` in one pass (no value tree): the record and the
+/// object's length. Only white space may follow it when `whole` is set.
+pub(crate) fn parse_front(bytes: &[u8], opts: &ParseOptions, scratch: &mut Scratch, whole: bool) -> Result<(Record, usize), String> {
+    let mut c = Cursor::new(bytes);
+    let Scratch { path, text, class, event, args } = scratch;
+    path.clear();
+    *class = None;
+    *event = None;
+    args.clear();
+    c.ws();
+    if c.peek() != Some(b'{') {
+        c.value(0)?;
+        c.end()?;
+        return Err("expected a JSON object".into());
+    }
+    let mut leaves = Leaves { b: Record::builder_with_capacity(Format::FilterJson, 256), class, event, args, error: None };
+    c.walk(0, path, true, text, &mut |p, t| leaves.leaf(p, t))?;
+    let len = c.pos;
+    if whole {
+        c.end()?;
+    }
+    let Leaves { mut b, class, event, args, error } = leaves;
+    if let Some(e) = error {
+        return Err(e);
     }
     if !args.is_empty() {
         b.set(Field::StartupOptions, &args.join(" "));
     }
-    let class = class.ok_or("record has no \"class\"")?;
-    let name = event.clone().unwrap_or_else(|| class.clone());
-    b.set(Field::Name, &name);
-    b.kind(kind_of(&class, event.as_deref()));
+    let class = class.as_deref().ok_or("record has no \"class\"")?;
+    b.set(Field::Name, event.as_deref().unwrap_or(class));
+    b.kind(kind_of(class, event.as_deref()));
     let text = b.get(Field::TimestampText).ok_or("record has no \"timestamp\"")?;
     let ts = parse_timestamp(text, &opts.time_zone)?;
     b.timestamp(ts);
-    Ok(b.build())
+    Ok((b.build(), len))
+}
+
+/// Parses one record object, all of `bytes`.
+pub(crate) fn parse_record(bytes: &[u8], opts: &ParseOptions, scratch: &mut Scratch) -> Result<Record, String> {
+    parse_front(bytes, opts, scratch, true).map(|(r, _)| r)
 }
 
 fn kind_of(class: &str, event: Option<&str>) -> Kind {
@@ -178,33 +241,5 @@ fn kind_of(class: &str, event: Option<&str>) -> Kind {
         ("general" | "query" | "command", _) => Kind::Query,
         ("table_access", _) => Kind::TableAccess,
         _ => Kind::Other,
-    }
-}
-
-/// Walks `v` under the path in `path` (restored on return), appending each leaf's path to `arena`.
-fn flatten<'v, 'a>(path: &mut String, v: &'v JVal<'a>, arena: &mut String, out: &mut Vec<(usize, usize, &'v JVal<'a>)>) {
-    let len = path.len();
-    match v {
-        JVal::Obj(members) if !members.is_empty() => {
-            for (k, child) in members {
-                path.push('.');
-                path.push_str(k);
-                flatten(path, child, arena, out);
-                path.truncate(len);
-            }
-        }
-        JVal::Arr(items) if !items.is_empty() => {
-            for (i, child) in items.iter().enumerate() {
-                use std::fmt::Write as _;
-                let _ = write!(path, "[{i}]");
-                flatten(path, child, arena, out);
-                path.truncate(len);
-            }
-        }
-        _ => {
-            let start = arena.len();
-            arena.push_str(path);
-            out.push((start, arena.len(), v));
-        }
     }
 }

@@ -167,6 +167,17 @@ impl<'a> Cursor<'a> {
 
     /// A string at the cursor (after its opening quote has been checked), unescaped into `out`.
     pub(crate) fn string_into(&mut self, out: &mut String) -> Result<(), String> {
+        self.unescape_into(out, None)
+    }
+
+    /// [`Cursor::string_into`] when the cursor's bytes are known to be the UTF-8 `text`: the runs
+    /// between escapes are pushed as they are, without checking them again.
+    pub(crate) fn string_into_valid(&mut self, out: &mut String, text: &str) -> Result<(), String> {
+        debug_assert_eq!(text.as_bytes(), self.buf);
+        self.unescape_into(out, Some(text))
+    }
+
+    fn unescape_into(&mut self, out: &mut String, valid: Option<&str>) -> Result<(), String> {
         self.ws();
         if self.peek() != Some(b'"') {
             return Err(self.err("expected a string"));
@@ -175,7 +186,12 @@ impl<'a> Cursor<'a> {
         loop {
             let rest = &self.buf[self.pos..];
             let Some(j) = memchr2(b'"', b'\\', rest) else { return Err("unterminated string".into()) };
-            push_utf8(out, &rest[..j]);
+            // A run between escapes is whole characters of `text` (unless a byte of a character was
+            // escaped: then it is replaced, as unchecked bytes are).
+            match valid.and_then(|t| t.get(self.pos..self.pos + j)) {
+                Some(run) => out.push_str(run),
+                None => push_utf8(out, &rest[..j]),
+            }
             self.pos += j + 1;
             if rest[j] == b'"' {
                 return Ok(());
@@ -242,6 +258,131 @@ impl<'a> Cursor<'a> {
         let mut s = String::new();
         self.string_into(&mut s)?;
         Ok(Cow::Owned(s))
+    }
+
+    /// A string value, borrowed when it has no escapes and is valid UTF-8, else unescaped into
+    /// `scratch` (reused: no allocation a string).
+    pub(crate) fn string_in<'s>(&mut self, scratch: &'s mut String) -> Result<&'s str, String>
+    where
+        'a: 's,
+    {
+        self.ws();
+        if self.peek() == Some(b'"') {
+            let rest = &self.buf[self.pos + 1..];
+            if let Some(j) = memchr2(b'"', b'\\', rest) {
+                if rest[j] == b'"' {
+                    if let Ok(s) = std::str::from_utf8(&rest[..j]) {
+                        self.pos += j + 2;
+                        return Ok(s);
+                    }
+                }
+            }
+        }
+        scratch.clear();
+        self.string_into(scratch)?;
+        Ok(scratch.as_str())
+    }
+
+    /// Walks the value at the cursor in one pass, as [`Cursor::value`] parses it (same errors at the
+    /// same places), without building it: calls `leaf(path, text)` for every leaf in input order, the
+    /// path of an object member `path.key` (just `key` at the top, `top` true), of an array item
+    /// `path[i]`; a leaf's text is what [`JVal::to_text`] gives (`{}` and `[]` for empty containers).
+    pub(crate) fn walk(
+        &mut self,
+        depth: usize,
+        path: &mut String,
+        top: bool,
+        scratch: &mut String,
+        leaf: &mut impl FnMut(&str, &str),
+    ) -> Result<(), String> {
+        if depth > MAX_DEPTH {
+            return Err("values nested too deeply".into());
+        }
+        self.ws();
+        let base = path.len();
+        match self.peek() {
+            Some(b'"') => {
+                let s = self.string_in(scratch)?;
+                leaf(path, s);
+                Ok(())
+            }
+            Some(b'{') => {
+                self.pos += 1;
+                self.ws();
+                if self.peek() == Some(b'}') {
+                    self.pos += 1;
+                    if !top {
+                        leaf(path, "{}");
+                    }
+                    return Ok(());
+                }
+                loop {
+                    let k = self.string()?;
+                    if !top {
+                        path.push('.');
+                    }
+                    path.push_str(&k);
+                    self.expect(b':')?;
+                    self.walk(depth + 1, path, false, scratch, leaf)?;
+                    path.truncate(base);
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b'}') => {
+                            self.pos += 1;
+                            return Ok(());
+                        }
+                        _ => return Err(self.err("expected ',' or '}'")),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.pos += 1;
+                self.ws();
+                if self.peek() == Some(b']') {
+                    self.pos += 1;
+                    leaf(path, "[]");
+                    return Ok(());
+                }
+                let mut i = 0usize;
+                loop {
+                    use std::fmt::Write as _;
+                    let _ = write!(path, "[{i}]");
+                    self.walk(depth + 1, path, false, scratch, leaf)?;
+                    path.truncate(base);
+                    i += 1;
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b']') => {
+                            self.pos += 1;
+                            return Ok(());
+                        }
+                        _ => return Err(self.err("expected ',' or ']'")),
+                    }
+                }
+            }
+            Some(b't') if self.buf[self.pos..].starts_with(b"true") => {
+                self.pos += 4;
+                leaf(path, "true");
+                Ok(())
+            }
+            Some(b'f') if self.buf[self.pos..].starts_with(b"false") => {
+                self.pos += 5;
+                leaf(path, "false");
+                Ok(())
+            }
+            Some(b'n') if self.buf[self.pos..].starts_with(b"null") => {
+                self.pos += 4;
+                leaf(path, "null");
+                Ok(())
+            }
+            _ => {
+                let n = self.number()?;
+                leaf(path, n);
+                Ok(())
+            }
+        }
     }
 
     /// A number as written.

@@ -137,7 +137,8 @@ fn fields(rest: &[u8], l: &Line<'_>, format: Format, syslog_info: bool) -> Resul
     let kind = Record::classify(&name);
     let mut b = Record::builder(format);
     let _ = b.set_with(Field::Name, |s| {
-        s.reserve(line.len());
+        // The fields, and the extras' keys beside their values.
+        s.reserve(line.len() + 64);
         s.push_str(&name);
         Ok::<(), ()>(())
     });
@@ -158,7 +159,7 @@ fn fields(rest: &[u8], l: &Line<'_>, format: Format, syslog_info: bool) -> Resul
     if is_query {
         let _ = b.set_with(Field::SqlText, |s| {
             if quoted {
-                unescape_into(object, s);
+                unescape_into(object, s, l.valid_text(object));
             } else {
                 s.push_str(&l.text(object));
             }
@@ -258,11 +259,19 @@ fn quoted_object(mid: &[u8]) -> Option<(usize, usize)> {
     None
 }
 
-/// Appends the QUERY text with `\'`, `\\`, `\b \t \n \f \r` unescaped (other escapes kept as written).
-fn unescape_into(s: &[u8], out: &mut String) {
+/// Appends the QUERY text with `\'`, `\\`, `\b \t \n \f \r` unescaped (other escapes kept as
+/// written). `valid` is the same bytes as text when the line is valid UTF-8: runs between escapes are
+/// then pushed without another check.
+fn unescape_into(s: &[u8], out: &mut String, valid: Option<&str>) {
     let mut rest = s;
+    // Where `rest` starts in `s`.
+    let mut at = 0;
+    let push = |out: &mut String, from: usize, run: &[u8]| match valid.and_then(|v| v.get(from..from + run.len())) {
+        Some(t) => out.push_str(t),
+        None => push_lossy(run, out),
+    };
     while let Some(i) = memchr(b'\\', rest) {
-        push_lossy(&rest[..i], out);
+        push(out, at, &rest[..i]);
         let Some(&c) = rest.get(i + 1) else {
             out.push('\\');
             return;
@@ -279,12 +288,14 @@ fn unescape_into(s: &[u8], out: &mut String) {
                 // Not an escape the server writes: keep the backslash, the next byte follows as text.
                 out.push('\\');
                 rest = &rest[i + 1..];
+                at += i + 1;
                 continue;
             }
         }
         rest = &rest[i + 2..];
+        at += i + 2;
     }
-    push_lossy(rest, out);
+    push(out, at, rest);
 }
 
 fn push_lossy(b: &[u8], out: &mut String) {
@@ -326,11 +337,16 @@ struct Line<'a> {
 impl<'a> Line<'a> {
     /// The text of `b`, a part of the line (invalid UTF-8 replaced).
     fn text(&self, b: &'a [u8]) -> std::borrow::Cow<'a, str> {
-        let start = (b.as_ptr() as usize).wrapping_sub(self.raw.as_ptr() as usize);
-        match self.valid.and_then(|v| v.get(start..)).and_then(|t| t.get(..b.len())) {
+        match self.valid_text(b) {
             Some(s) => std::borrow::Cow::Borrowed(s),
             None => String::from_utf8_lossy(b),
         }
+    }
+
+    /// The text of `b`, a part of the line, when it is whole characters of a valid line.
+    fn valid_text(&self, b: &'a [u8]) -> Option<&'a str> {
+        let start = (b.as_ptr() as usize).wrapping_sub(self.raw.as_ptr() as usize);
+        self.valid.and_then(|v| v.get(start..)).and_then(|t| t.get(..b.len()))
     }
 }
 

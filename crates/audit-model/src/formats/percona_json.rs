@@ -16,13 +16,15 @@ const RECORD_START: &[u8] = b"{\"audit_record\":";
 #[derive(Debug)]
 pub(crate) struct PerconaJsonParser {
     opts: ParseOptions,
+    /// Scratch for the fast path's escaped values (reused: no allocation a record).
+    escaped: Vec<Span>,
     /// Finds the start of the next record line, to keep one broken record from swallowing others.
     next_start: memmem::Finder<'static>,
 }
 
 impl PerconaJsonParser {
     pub(crate) fn new(opts: ParseOptions) -> Self {
-        PerconaJsonParser { opts, next_start: memmem::Finder::new(b"\n{\"audit_record\":") }
+        PerconaJsonParser { opts, escaped: Vec::with_capacity(4), next_start: memmem::Finder::new(b"\n{\"audit_record\":") }
     }
 
     fn parse(&self, bytes: &[u8]) -> Result<Record, String> {
@@ -71,7 +73,7 @@ impl FormatParser for PerconaJsonParser {
             };
         }
         // The common case in one pass: a well-formed record of the plugin's flat shape.
-        if let Some((record, len)) = parse_fast(buf, &self.opts) {
+        if let Some((record, len)) = parse_fast(buf, &self.opts, &mut self.escaped) {
             return Step::Record { len, record };
         }
         let frame = frame_object(buf);
@@ -165,7 +167,7 @@ fn member(c: &mut Cursor<'_>, key: &str, b: &mut RecordBuilder) -> Result<(), St
         }
         _ => {
             let v = c.value(0)?;
-            b.extra(key, v.to_text().into_owned());
+            b.extra(key, v.to_text());
             return Ok(());
         }
     };
@@ -179,6 +181,7 @@ fn member(c: &mut Cursor<'_>, key: &str, b: &mut RecordBuilder) -> Result<(), St
     Ok(())
 }
 
+#[inline]
 fn finish(mut b: RecordBuilder, opts: &ParseOptions) -> Result<Record, String> {
     if !b.has(Field::Name) {
         return Err("record has no name".into());
@@ -210,96 +213,204 @@ fn repair_start_record(bytes: &[u8]) -> Option<Vec<u8>> {
     Some(fixed)
 }
 
+/// Where one string member's value lies in the record, and its field.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    field: Field,
+    /// The value's bytes, between its quotes.
+    start: usize,
+    end: usize,
+    /// Whether it holds a `\` escape.
+    escaped: bool,
+}
+
+/// What a member's key is to the fast path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Text(Field),
+    ConnectionId,
+    Status,
+}
+
+/// The key whose text starts at `buf[at]` (the byte after its opening quote) and the offset just past
+/// its closing quote; `None` for a key the fast path leaves to the general one. The plugin's keys are
+/// few and fixed: they are told apart by their first byte and compared whole with their quote, with no
+/// search for the quote.
+fn key_at(buf: &[u8], at: usize) -> Option<(Key, usize)> {
+    let rest = buf.get(at..)?;
+    // Literal patterns, so each comparison is a few word compares rather than a call.
+    macro_rules! first {
+        ($($pat:literal => $key:expr),+) => {{
+            $(if rest.starts_with($pat) { return Some(($key, at + $pat.len())); })+
+            None
+        }};
+    }
+    match rest.first()? {
+        b'n' => first!(b"name\"" => Key::Text(Field::Name)),
+        b'r' => first!(b"record\"" => Key::Text(Field::RecordId)),
+        b't' => first!(b"timestamp\"" => Key::Text(Field::TimestampText)),
+        b'c' => first!(
+            b"command_class\"" => Key::Text(Field::CommandClass),
+            b"connection_id\"" => Key::ConnectionId,
+            b"connection_type\"" => Key::Text(Field::ConnectionType)
+        ),
+        b's' => first!(
+            b"status\"" => Key::Status,
+            b"sqltext\"" => Key::Text(Field::SqlText),
+            b"server_id\"" => Key::Text(Field::ServerId),
+            b"startup_optionsi\"" => Key::Text(Field::StartupOptions),
+            b"startup_options\"" => Key::Text(Field::StartupOptions)
+        ),
+        b'u' => first!(b"user\"" => Key::Text(Field::User)),
+        b'p' => first!(b"priv_user\"" => Key::Text(Field::PrivUser), b"proxy_user\"" => Key::Text(Field::ProxyUser)),
+        b'o' => first!(
+            b"os_login\"" => Key::Text(Field::OsUser),
+            b"os_user\"" => Key::Text(Field::OsUser),
+            b"os_version\"" => Key::Text(Field::OsVersion)
+        ),
+        b'h' => first!(b"host\"" => Key::Text(Field::Host)),
+        b'i' => first!(b"ip\"" => Key::Text(Field::Ip)),
+        b'd' => first!(b"db\"" => Key::Text(Field::Db)),
+        b'm' => first!(b"mysql_version\"" => Key::Text(Field::MysqlVersion)),
+        _ => None,
+    }
+}
+
+/// The closing quote of the string whose text starts at `from`, and whether an escape came first.
+fn string_end(buf: &[u8], from: usize) -> Option<(usize, bool)> {
+    let mut i = from;
+    let mut escaped = false;
+    loop {
+        i += memchr::memchr2(b'"', b'\\', buf.get(i..)?)?;
+        if buf[i] == b'"' {
+            return Some((i, escaped));
+        }
+        escaped = true;
+        // The escaped byte cannot close the string.
+        i += 2;
+    }
+}
+
 /// One pass over a well-formed record of the plugin's shape (`{"audit_record":{` string or number
 /// members `}}`), straight into the record; `None` for anything else (incomplete, nested values,
 /// escaped keys, errors), which the general path then handles and explains.
-fn parse_fast(buf: &[u8], opts: &ParseOptions) -> Option<(Record, usize)> {
-    let rest = buf.strip_prefix(RECORD_START)?.strip_prefix(b"{")?;
-    let mut c = Cursor::new(buf);
-    c.pos = buf.len() - rest.len();
-    let mut b = Record::builder_with_capacity(Format::PerconaJson, buf.len().min(4096));
-    loop {
-        if c.peek()? != b'"' {
-            return None;
+///
+/// The scan only finds where the values lie (memchr from quote to quote) and makes each field a range
+/// of the record's bytes; then those bytes are checked as UTF-8 once and copied into the record's text
+/// in one piece: no copy a field, one allocation a record. Escaped values are unescaped after that
+/// copy. A record with invalid UTF-8 or a key twice is built value by value in input order instead, as
+/// the general path would.
+fn parse_fast(buf: &[u8], opts: &ParseOptions, escaped: &mut Vec<Span>) -> Option<(Record, usize)> {
+    let mut b = Record::builder(Format::PerconaJson);
+    escaped.clear();
+    let mut seen = 0u32;
+    let mut repeated = false;
+    let (len, connection_id, status) = scan(buf, |s| {
+        let bit = 1u32 << s.field as u32;
+        repeated |= seen & bit != 0;
+        seen |= bit;
+        if s.escaped {
+            escaped.push(s);
+        } else {
+            b.set_range(s.field, s.start, s.end - s.start);
         }
-        let key_start = c.pos + 1;
-        let key_len = memchr::memchr2(b'"', b'\\', &buf[key_start..])?;
-        if buf[key_start + key_len] != b'"' {
-            return None;
-        }
-        let key = &buf[key_start..key_start + key_len];
-        c.pos = key_start + key_len + 1;
-        if c.peek()? != b':' {
-            return None;
-        }
-        c.pos += 1;
-        match c.peek()? {
-            b'"' => {
-                let field = match key {
-                    b"name" => Field::Name,
-                    b"record" => Field::RecordId,
-                    b"timestamp" => Field::TimestampText,
-                    b"command_class" => Field::CommandClass,
-                    b"sqltext" => Field::SqlText,
-                    b"user" => Field::User,
-                    b"priv_user" => Field::PrivUser,
-                    b"os_login" | b"os_user" => Field::OsUser,
-                    b"proxy_user" => Field::ProxyUser,
-                    b"host" => Field::Host,
-                    b"ip" => Field::Ip,
-                    b"db" => Field::Db,
-                    b"mysql_version" => Field::MysqlVersion,
-                    b"startup_optionsi" | b"startup_options" => Field::StartupOptions,
-                    b"os_version" => Field::OsVersion,
-                    b"connection_type" => Field::ConnectionType,
-                    b"server_id" => Field::ServerId,
-                    b"connection_id" => {
-                        // Digits between quotes; anything else takes the general path.
-                        let start = c.pos + 1;
-                        let n = memchr::memchr(b'"', &buf[start..])?;
-                        let digits = &buf[start..start + n];
-                        let id = if digits.is_empty() { None } else { Some(super::num::parse_u64(digits)?) };
-                        b.connection_id(id);
-                        c.pos = start + n + 1;
-                        if !next_member(&mut c)? {
-                            break;
-                        }
-                        continue;
-                    }
-                    _ => return None,
-                };
-                b.set_with(field, |out| c.string_into(out)).ok()?;
+    })?;
+    let bytes = &buf[..len];
+    let b = match std::str::from_utf8(bytes) {
+        Ok(text) if !repeated => {
+            let unescaped: usize = escaped.iter().map(|s| s.end - s.start).sum();
+            let mut owned = String::with_capacity(len + unescaped);
+            owned.push_str(text);
+            b.text(owned);
+            for s in escaped.iter() {
+                let mut c = Cursor::new(bytes);
+                c.pos = s.start - 1;
+                b.set_with(s.field, |out| c.string_into_valid(out, text)).ok()?;
             }
-            b'-' | b'0'..=b'9' => {
-                let n = c.number().ok()?;
-                match key {
-                    b"status" => b.status(Some(n.parse().ok()?)),
-                    b"connection_id" => b.connection_id(Some(n.parse().ok()?)),
-                    _ => return None,
+            b
+        }
+        valid => {
+            let mut b = Record::builder_with_capacity(Format::PerconaJson, len);
+            let mut failed = false;
+            scan(buf, |s| {
+                let mut c = Cursor::new(bytes);
+                c.pos = s.start - 1;
+                let set = match valid {
+                    Ok(text) => b.set_with(s.field, |out| c.string_into_valid(out, text)),
+                    // Invalid UTF-8 (binary SQL text): each value replaced on its own.
+                    Err(_) => b.set_with(s.field, |out| c.string_into(out)),
                 };
+                failed |= set.is_err();
+            })?;
+            if failed {
+                return None;
             }
-            _ => return None,
+            b
         }
-        if !next_member(&mut c)? {
-            break;
-        }
-    }
-    // `}}` closes the record.
-    if c.peek()? != b'}' {
-        return None;
-    }
-    c.pos += 1;
-    let len = c.pos;
+    };
+    let mut b = b;
+    b.connection_id(connection_id).status(status);
     finish(b, opts).ok().map(|r| (r, len))
 }
 
-/// After a member: `,` (another follows: true) or `}` (the inner object ends: false).
-fn next_member(c: &mut Cursor<'_>) -> Option<bool> {
-    let more = match c.peek()? {
-        b',' => true,
-        b'}' => false,
-        _ => return None,
-    };
-    c.pos += 1;
-    Some(more)
+/// The scan of [`parse_fast`]: every string member's span to `string` in input order; the record's
+/// length, connection id and status.
+#[inline(always)]
+fn scan(buf: &[u8], mut string: impl FnMut(Span)) -> Option<(usize, Option<u64>, Option<i64>)> {
+    if !buf.starts_with(RECORD_START) || buf.get(RECORD_START.len()) != Some(&b'{') {
+        return None;
+    }
+    let mut pos = RECORD_START.len() + 1;
+    let (mut connection_id, mut status) = (None, None);
+    loop {
+        if *buf.get(pos)? != b'"' {
+            return None;
+        }
+        let (key, after) = key_at(buf, pos + 1)?;
+        pos = after;
+        if *buf.get(pos)? != b':' {
+            return None;
+        }
+        pos += 1;
+        match (*buf.get(pos)?, key) {
+            (b'"', Key::ConnectionId) => {
+                // Digits between quotes; anything else takes the general path.
+                let start = pos + 1;
+                let n = memchr(b'"', &buf[start..])?;
+                let digits = &buf[start..start + n];
+                connection_id = if digits.is_empty() { None } else { Some(super::num::parse_u64(digits)?) };
+                pos = start + n + 1;
+            }
+            (b'"', Key::Text(field)) => {
+                let (end, escaped) = string_end(buf, pos + 1)?;
+                string(Span { field, start: pos + 1, end, escaped });
+                pos = end + 1;
+            }
+            (b'-' | b'0'..=b'9', Key::Status | Key::ConnectionId) => {
+                let mut c = Cursor::new(buf);
+                c.pos = pos;
+                let n = c.number().ok()?;
+                pos = c.pos;
+                if key == Key::Status {
+                    status = Some(n.parse().ok()?);
+                } else {
+                    connection_id = Some(n.parse().ok()?);
+                }
+            }
+            _ => return None,
+        }
+        match *buf.get(pos)? {
+            b',' => pos += 1,
+            b'}' => {
+                pos += 1;
+                break;
+            }
+            _ => return None,
+        }
+    }
+    // `}}` closes the record.
+    if *buf.get(pos)? != b'}' {
+        return None;
+    }
+    Some((pos + 1, connection_id, status))
 }

@@ -122,7 +122,7 @@ impl WrappedParser {
         let extras = [("syslog_timestamp", Some(&env.stamp_text)), ("syslog_host", env.host.as_ref()), ("syslog_tag", env.tag.as_ref()), ("syslog_pid", env.pid.as_ref())];
         for (k, v) in extras {
             if let Some(v) = v {
-                record.extra.push((k.to_string(), v.clone()));
+                record.push_extra(k, v);
             }
         }
         Parsed::Record(Box::new(record))

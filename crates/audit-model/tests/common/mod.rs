@@ -194,7 +194,7 @@ pub mod strategy {
                 }
                 b.kind(r.kind()).timestamp(r.timestamp()).connection_id(r.connection_id()).status(r.status());
                 for (k, v) in r.extra() {
-                    b.extra(k.clone(), v.clone());
+                    b.extra(k, v);
                 }
                 b.span(start..start + len as u64);
                 start += len as u64;

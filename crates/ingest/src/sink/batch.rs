@@ -31,6 +31,8 @@ pub struct Batch {
     max_packet: usize,
     /// The `server_id` the log last stated (a startup record), carried from batch to batch.
     log_server_id: Option<u32>,
+    /// The records as `LOAD DATA` rows, once [`Batch::encode_for_load`] made them.
+    pub(super) tsv: Option<bytes::Bytes>,
 }
 
 /// Clips text to a column's width in characters (the whole value stays in `audit_record`).
@@ -64,6 +66,7 @@ impl Batch {
             failed_logins: Vec::new(),
             max_packet,
             log_server_id,
+            tsv: None,
         }
     }
 
@@ -107,6 +110,13 @@ impl Batch {
         super::infile::tsv_rows(&self.rows)
     }
 
+    /// Encodes the records as the `LOAD DATA` rows of [`super::LoadMethod::Infile`] now, so that the
+    /// commit only sends them: the pipeline's reader calls it on its own thread, off the commit's
+    /// path. Adding a record afterwards drops the encoding.
+    pub fn encode_for_load(&mut self) {
+        self.tsv = Some(bytes::Bytes::from(super::infile::tsv_rows(&self.rows)));
+    }
+
     /// Adds a record read from the file `file_key`.
     pub fn push_record(&mut self, file_key: &str, r: &Record) {
         self.push_record_json(file_key, r, r.to_percona_json());
@@ -116,6 +126,7 @@ impl Batch {
         if let Some(id) = r.get(Field::ServerId).and_then(|s| s.trim().parse::<u32>().ok()) {
             self.log_server_id = Some(id);
         }
+        self.tsv = None;
         self.bytes += json.len() + 200;
         self.log_bytes += r.span().end - r.span().start;
         if r.is_failed_login() {

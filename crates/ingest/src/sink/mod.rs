@@ -498,7 +498,7 @@ impl Sink {
                 }
             }
             LoadMethod::Infile => {
-                out.records = self.load_infile(tx, &batch.rows).await?;
+                out.records = self.load_infile(tx, batch).await?;
                 out.failed_logins = batch.failed_logins.iter().map(|(_, a)| a.clone()).collect();
             }
         }
@@ -544,13 +544,16 @@ impl Sink {
         Ok(found)
     }
 
-    /// One `LOAD DATA LOCAL INFILE` of `rows`, the data handed to the driver from memory; refused
+    /// One `LOAD DATA LOCAL INFILE` of the batch's records (encoded now unless
+    /// [`Batch::encode_for_load`] did it), the data handed to the driver from memory; refused
     /// ([`SinkError::Warnings`]) unless every row was stored without a warning.
-    async fn load_infile(&self, tx: &mut mysql_async::Transaction<'_>, rows: &[Vec<Value>]) -> Result<u64, SinkError> {
+    async fn load_infile(&self, tx: &mut mysql_async::Transaction<'_>, batch: &Batch) -> Result<u64, SinkError> {
+        let rows = &batch.rows;
         if rows.is_empty() {
             return Ok(0);
         }
-        let name = self.infile.put(bytes::Bytes::from(tsv_rows(rows)));
+        let data = batch.tsv.clone().unwrap_or_else(|| bytes::Bytes::from(tsv_rows(rows)));
+        let name = self.infile.put(data);
         // The name is ours (letters, digits, dashes): the only thing interpolated.
         let result = tx.query_drop(self.load_statement(&name)).await;
         // Forget the data if the server never asked for it (an error before the transfer).

@@ -1,20 +1,28 @@
-//! The loop that joins a follower and a sink: read a batch, commit it with its checkpoint, repeat;
-//! reconnect with backoff and resume from the committed checkpoint when the server goes away.
+//! The loop that joins a follower and a sink: batches read on one side, committed with their
+//! checkpoints on the other, in order; reconnect with backoff and resume from the committed
+//! checkpoint when the server goes away.
 //!
-//! File reads are synchronous and short (the page cache); the loop runs them inline on its task.
+//! Two halves joined by a bounded channel, so reading and parsing the next batch overlaps the commit
+//! of the previous one ([`reader`], on a blocking thread: file reads are synchronous) while one
+//! committer ([`committer`]) commits them strictly in the order read, each checked against the
+//! checkpoint committed before it. On a database error the committer stops, the batches in flight are
+//! dropped with the reader, and the next attempt reads again from the committed checkpoint: exactly
+//! once, as with one batch at a time.
+
+mod committer;
+mod reader;
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::checkpoint::Checkpoint;
-use crate::follower::{FollowError, FollowOptions, Follower};
-use crate::metrics::Metrics;
 use crate::filter::RecordFilter;
-use crate::sink::{Batch, ErrorClass, Sink, SinkError};
+use crate::follower::{FollowError, FollowOptions};
+use crate::metrics::Metrics;
+use crate::sink::{ErrorClass, Sink, SinkError};
 
 /// How the pipeline batches and waits.
 #[derive(Debug, Clone)]
@@ -35,6 +43,9 @@ pub struct PipelineOptions {
     pub filter: RecordFilter,
     /// Longest backoff between reconnects.
     pub max_backoff: Duration,
+    /// Batches read ahead and queued for the committer while it commits one (at least 1): memory
+    /// holds at most this many plus two.
+    pub in_flight: usize,
 }
 
 impl Default for PipelineOptions {
@@ -48,6 +59,7 @@ impl Default for PipelineOptions {
             exit_when_caught_up: false,
             filter: RecordFilter::default(),
             max_backoff: Duration::from_secs(30),
+            in_flight: 1,
         }
     }
 }
@@ -114,7 +126,7 @@ pub async fn run(
                 sink.heartbeat(&path).await?;
                 started = true;
             }
-            run_once(sink, &path, &follow, opts, &metrics, &mut shutdown, &mut summary).await
+            committer::run_once(sink, &path, &follow, opts, &metrics, &shutdown, &mut summary).await
         };
         let error = match attempt.await {
             Ok(()) => return Ok(summary),
@@ -162,100 +174,3 @@ fn writes_accepted(metrics: &Metrics) {
     }
 }
 
-async fn run_once(
-    sink: &Sink,
-    path: &std::path::Path,
-    follow: &FollowOptions,
-    opts: &PipelineOptions,
-    metrics: &Metrics,
-    shutdown: &mut watch::Receiver<bool>,
-    summary: &mut Summary,
-) -> Result<(), PipelineError> {
-    let committed = sink.load_committed().await?;
-    let mut prev: Option<Checkpoint> = committed.checkpoint;
-    let mut log_server_id = committed.log_server_id;
-    let mut follower = Follower::new(path, prev.as_ref(), follow.clone())?;
-    if prev.is_none() {
-        // Commit where a new source starts before reading anything: a restart after a crash then
-        // finds this file by identity even if it was rotated meanwhile.
-        if let Some(start) = follower.checkpoint() {
-            sink.commit(&Batch::empty(), None, &start).await?;
-            prev = Some(start);
-        }
-    }
-    let max_packet = sink.max_packet().await?;
-    let mut last_touch = Instant::now() - opts.heartbeat;
-    let mut idle_sleep = Duration::from_millis(1);
-    loop {
-        let mut batch = sink.batch(max_packet, log_server_id);
-        let mut next: Option<Checkpoint> = None;
-        let mut first_at: Option<Instant> = None;
-        let mut batch_gaps = 0u64;
-        loop {
-            let room = opts.batch_rows.saturating_sub(batch.len()).max(1);
-            let items = follower.poll(room)?;
-            for w in follower.take_warnings() {
-                tracing::warn!("{w}");
-            }
-            for item in &items {
-                if item.gap {
-                    // Dead-lettered like a malformed record (reason "gap: N bytes from offset ...").
-                    batch_gaps += 1;
-                }
-                if !batch.push_item(item, |r| opts.filter.keep(r)) {
-                    metrics.filtered.fetch_add(1, Relaxed);
-                    summary.filtered += 1;
-                }
-            }
-            if !items.is_empty() {
-                next = follower.checkpoint();
-                first_at.get_or_insert_with(Instant::now);
-                idle_sleep = Duration::from_millis(1);
-            }
-            if batch.len() >= opts.batch_rows || batch.bytes() >= opts.batch_bytes {
-                break;
-            }
-            if items.is_empty() {
-                metrics.bytes_behind.store(follower.bytes_behind(), Relaxed);
-                let stopping = *shutdown.borrow();
-                if next.is_some() && (stopping || opts.exit_when_caught_up || first_at.is_some_and(|t| t.elapsed() >= opts.batch_wait)) {
-                    break;
-                }
-                if next.is_none() {
-                    if stopping || opts.exit_when_caught_up {
-                        return Ok(());
-                    }
-                    if last_touch.elapsed() >= opts.heartbeat {
-                        sink.heartbeat(path).await?;
-                        writes_accepted(metrics);
-                        last_touch = Instant::now();
-                        metrics.last_commit.store(jiff::Timestamp::now().as_second(), Relaxed);
-                    }
-                }
-                // Back off while idle: 1 ms doubling to max_poll, as file shippers do.
-                tokio::select! {
-                    _ = tokio::time::sleep(idle_sleep) => {}
-                    _ = shutdown.changed() => {}
-                }
-                idle_sleep = (idle_sleep * 2).min(opts.max_poll);
-            }
-        }
-        let Some(next_ck) = next else { continue };
-        let stored = sink.commit(&batch, prev.as_ref(), &next_ck).await?;
-        writes_accepted(metrics);
-        last_touch = Instant::now();
-        log_server_id = batch.log_server_id();
-        summary.records += stored.records;
-        summary.replayed += batch.records() as u64 - stored.records.min(batch.records() as u64);
-        summary.dead_letters += stored.dead_letters;
-        summary.gaps += batch_gaps;
-        summary.batches += 1;
-        metrics.records.fetch_add(stored.records, Relaxed);
-        metrics.dead_letters.fetch_add(stored.dead_letters, Relaxed);
-        metrics.bytes.fetch_add(batch.log_bytes(), Relaxed);
-        metrics.add_failed_logins(&stored.failed_logins);
-        metrics.last_commit.store(jiff::Timestamp::now().as_second(), Relaxed);
-        tracing::debug!(records = stored.records, dead = stored.dead_letters, offset = next_ck.offset, "committed");
-        prev = Some(next_ck);
-    }
-}
