@@ -121,7 +121,8 @@ fn creates_new_checks_and_updates_existing_ones() {
     assert!(!query.to_ascii_uppercase().starts_with("SELECT"), "pmm-agent prepends SELECT: {query}");
     assert!(created["script"].as_str().is_some_and(|s| s.contains("def check_context(")), "{created}");
     // Only the fields CreateAdvisorCheck reads; nothing PMM would refuse.
-    let keys: Vec<&str> = created.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+    let mut keys: Vec<&str> = created.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+    keys.sort_unstable();
     assert_eq!(keys, ["category", "description", "interval", "name", "queries", "script", "summary", "technology"]);
 }
 
