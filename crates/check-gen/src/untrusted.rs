@@ -25,15 +25,13 @@ fn is_hostile(c: char) -> bool {
 /// invalid UTF-8 stay as they are: they are printable and show that bytes were lost.
 pub fn escape(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max * 2));
-    let mut kept = 0usize;
     let mut chars = s.chars();
-    for c in chars.by_ref() {
+    for (kept, c) in chars.by_ref().enumerate() {
         if kept == max {
             let rest = 1 + chars.count();
             let _ = write!(out, "…({rest} more chars)");
             return out;
         }
-        kept += 1;
         match c {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
