@@ -10,11 +10,15 @@
 pub mod alerts;
 pub mod cells;
 pub mod dashboard;
+#[cfg(feature = "deploy")]
+pub mod deploy;
+pub mod pmm_release;
 pub mod render;
 #[cfg(feature = "starlark")]
 pub mod script;
 pub mod runner;
 pub mod spec;
+pub mod untrusted;
 pub mod validate;
 pub mod yaml_tree;
 

@@ -54,9 +54,13 @@ struct Common {
 
 #[derive(Debug, Args)]
 struct RenderArgs {
-    /// Which PMM file layout to write.
-    #[arg(long, value_enum, default_value_t = Target::DevFile)]
-    target: Target,
+    /// Which PMM file layout to write; default dev-file (legacy with a --pmm-version before 2.36).
+    #[arg(long, value_enum)]
+    target: Option<Target>,
+    /// The PMM release that will load the files (MAJOR.MINOR, e.g. 2.36): picks the format, the
+    /// bundled files' extension and the dev file's variable; refuses a target that release cannot load.
+    #[arg(long, value_name = "VERSION")]
+    pmm_version: Option<check_gen::pmm_release::PmmVersion>,
     /// Write into this directory (required for bundled) instead of stdout.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -74,13 +78,18 @@ enum Command {
         /// The check's name.
         name: String,
     },
-    /// Check files against PMM's rules (strict keys, names, versions, types, intervals, scripts...).
-    /// Exits 1 if any rule is broken.
+    /// Check files against PMM's own rules for one PMM release. An error is a file PMM refuses to
+    /// load; a warning is a file PMM loads whose check then fails when it runs.
+    ///
+    /// Exit status: 0 all good, 1 at least one error, 3 warnings only, 2 could not run.
     #[command(after_help = VALIDATE_EXAMPLES)]
     Validate {
         /// Check files (checks:) or bundled advisor files (advisors:).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// The PMM release that will load the files (MAJOR.MINOR); default the newest known.
+        #[arg(long, value_name = "VERSION")]
+        pmm_version: Option<check_gen::pmm_release::PmmVersion>,
     },
     /// Run every check's script on its fixtures with PMM's Starlark dialect; print what print() said.
     /// Exits 1 if any fixture gives other alerts than it expects.
@@ -99,6 +108,22 @@ enum Command {
         /// of str.
         #[arg(long)]
         parse_time: bool,
+    },
+    /// Create or update the checks in PMM's database through its advisor check API, as `custom_NAME`
+    /// (PMM reserves that prefix for user checks). Only PMM builds with that API have it: no release
+    /// up to 3.10 does (docs/pmm-releases.md); for them, render files instead.
+    #[command(after_help = DEPLOY_EXAMPLES)]
+    Deploy {
+        /// The PMM server, e.g. https://pmm.example.com
+        #[arg(long, value_name = "URL")]
+        pmm_url: String,
+        /// A file whose first line is a PMM (Grafana) service account token; default: the
+        /// PMM_API_TOKEN environment variable. Never on the command line.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// The category the checks are listed under in PMM.
+        #[arg(long, default_value = "Security")]
+        category: String,
     },
     /// List the checks with their severity and summary.
     #[command(after_help = LIST_EXAMPLES)]
@@ -132,9 +157,17 @@ const RENDER_EXAMPLES: &str = "\
 Examples:
   check-gen render > custom-checks.yml                  # same as plain check-gen
   check-gen render --target legacy > custom-checks.yml  # PMM 2.9 to 2.35 (PERCONA_TEST_CHECKS_FILE)
+  check-gen render --pmm-version 2.30 > custom-checks.yml  # the format PMM 2.30 loads (legacy)
   check-gen render --target bundled --out out/
-      # writes out/advisors/mysql_audit_log.yml and out/checks/NAME.yml; copy them to
+      # writes out/advisors/mysql_audit_log.yaml and out/checks/NAME.yaml; copy them to
       # /usr/local/percona/pmm/advisors/ and /usr/local/percona/pmm/checks/ in pmm-server (PMM 3.4+)
+
+PMM releases (docs/pmm-releases.md cites PMM's sources):
+  2.9-2.11   legacy (version 1, tiers, check(rows))      PERCONA_TEST_CHECKS_FILE
+  2.12-2.35  legacy (version 1, tiers, check_context)    PERCONA_TEST_CHECKS_FILE
+  2.36-2.44  dev-file (version 2, advisor: dev)          PERCONA_TEST_CHECKS_FILE
+  3.0-3.3    dev-file                                    PMM_DEV_ADVISOR_CHECKS_FILE
+  3.4+       dev-file, or bundled *.yaml in /usr/local/percona/pmm/{advisors,checks} (3.5+: version 2 only)
   check-gen render --only mysql_audit_failed_logins_24h --only mysql_audit_pipeline_stale";
 
 const SQL_EXAMPLES: &str = "\
@@ -147,10 +180,14 @@ Examples:
 const VALIDATE_EXAMPLES: &str = "\
 Examples:
   check-gen validate custom-checks.yml
-  check-gen validate out/advisors/*.yml out/checks/*.yml   # bundled files, checked together
+  check-gen validate out/advisors/*.yaml out/checks/*.yaml   # bundled files (PMM 3.4+), checked together
+  check-gen validate --pmm-version 2.36 custom-checks.yml   # the rules of one release
 
-Each error names the file, line and check, e.g.
-  custom-checks.yml:12: check my_check: unknown key \"tier\"";
+Each problem names the file, line, check and the PMM releases its rule comes from, e.g.
+  custom-checks.yml:12: error: check my_check: unknown key \"tier\" ... [PMM 2.9+; checked for PMM 3.10]
+  custom-checks.yml:20: warning: check my_check: `while` is refused by PMM's Starlark ...
+Exit status: 0 no problem, 1 errors (PMM refuses to load the file), 3 warnings only (PMM loads it,
+the check fails when it runs), 2 could not run.";
 
 const TEST_EXAMPLES: &str = "\
 Examples:
@@ -164,6 +201,14 @@ Examples:
   check-gen run --dsn mysql://pmm:secret@db1:3306/ --format json --only mysql_audit_failed_logins_24h
   CHECK_GEN_DSN=mysql://pmm:secret@db1:3306/ check-gen run --parse-time
       # --parse-time: DATETIME reaches scripts as int nanoseconds, as when the service has a QAN agent";
+
+const DEPLOY_EXAMPLES: &str = "\
+Examples:
+  check-gen deploy --pmm-url https://pmm.example.com --token-file ~/.pmm-token
+  PMM_API_TOKEN=$(cat ~/.pmm-token) check-gen deploy --pmm-url https://pmm.example.com --only mysql_audit_failed_logins_24h
+
+Each check is created (POST /v1/advisors/checks) or, if PMM has it, replaced
+(PUT /v1/advisors/checks/custom_NAME); the token goes in an Authorization: Bearer header.";
 
 const LIST_EXAMPLES: &str = "\
 Examples:
@@ -226,9 +271,10 @@ fn setup(c: &Common) -> Result<Setup> {
 }
 
 fn render(s: &Setup, args: &RenderArgs) -> Result<()> {
-    let files = s.renderer.target(args.target, &s.specs, &s.sql)?;
+    let (target, profile) = check_gen::pmm_release::choose_target(args.target, args.pmm_version).map_err(anyhow::Error::msg)?;
+    let files = s.renderer.target_for(target, &s.specs, &s.sql, &profile)?;
     match &args.out {
-        None if args.target == Target::Bundled => bail!("the bundled target writes several files: give --out DIR"),
+        None if target == Target::Bundled => bail!("the bundled target writes several files: give --out DIR"),
         None => {
             let mut out = std::io::stdout().lock();
             for (_, text) in files {
@@ -250,12 +296,14 @@ fn render(s: &Setup, args: &RenderArgs) -> Result<()> {
     Ok(())
 }
 
-fn validate_files(files: &[PathBuf]) -> Result<bool> {
+/// What `validate` found: exit 0, 1 (errors) or 3 (warnings only).
+fn validate_files(files: &[PathBuf], pmm: Option<check_gen::pmm_release::PmmVersion>) -> Result<ExitCode> {
+    let profile = check_gen::pmm_release::profile(pmm.unwrap_or(check_gen::pmm_release::NEWEST));
     let mut seen = validate::Seen::default();
     let mut problems = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-        problems.extend(validate::validate_text(&f.display().to_string(), &text, &mut seen));
+        problems.extend(validate::validate_text_for(&f.display().to_string(), &text, &mut seen, profile));
     }
     if !seen.advisors.is_empty() {
         problems.extend(validate::cross_file(&seen));
@@ -263,10 +311,14 @@ fn validate_files(files: &[PathBuf]) -> Result<bool> {
     for p in &problems {
         println!("{p}");
     }
+    let errors = problems.iter().filter(|p| p.level == validate::Level::Error).count();
+    let warnings = problems.len() - errors;
     if problems.is_empty() {
-        eprintln!("{} file(s) OK", files.len());
+        eprintln!("{} file(s) OK for PMM {}", files.len(), profile.version);
+        return Ok(ExitCode::SUCCESS);
     }
-    Ok(problems.is_empty())
+    eprintln!("{errors} error(s) (PMM {v} refuses to load), {warnings} warning(s) (loads, fails at run time)", v = profile.version);
+    Ok(ExitCode::from(if errors > 0 { 1 } else { 3 }))
 }
 
 #[cfg(feature = "starlark")]
@@ -342,7 +394,7 @@ fn run_checks(s: &Setup, connect: &ConnectArgs, format: Format, parse_time: bool
             let rows = target.select(&c.name, &c.query, parse_time).await?;
             let outcome = check_gen::script::run(&c.script, &[rows], 2);
             for line in &outcome.printed {
-                eprintln!("{}: print: {line}", c.name);
+                eprintln!("{}: print: {}", c.name, check_gen::untrusted::escape(line, check_gen::untrusted::MAX_VALUE_CHARS));
             }
             let found = outcome.result.with_context(|| format!("check {}", c.name))?;
             alerts.extend(found.into_iter().map(|a| Alert { check: c.name.clone(), ..a }));
@@ -350,17 +402,18 @@ fn run_checks(s: &Setup, connect: &ConnectArgs, format: Format, parse_time: bool
         target.disconnect().await?;
         anyhow::Ok(())
     })?;
+    // Alert values come from whoever attempted a login: escaped and bounded (check_gen::untrusted).
     let mut out = std::io::stdout().lock();
     match format {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&alerts)?)?,
+        Format::Json => {
+            let safe: Vec<Alert> = alerts.iter().map(check_gen::untrusted::sanitize_alert).collect();
+            writeln!(out, "{}", serde_json::to_string_pretty(&safe)?)?;
+        }
         Format::Text => {
             for a in &alerts {
-                writeln!(out, "[{}] {}: {}", a.severity, a.check, a.summary)?;
-                if !a.description.is_empty() {
-                    writeln!(out, "    {}", a.description)?;
+                for line in check_gen::untrusted::text_lines(a) {
+                    writeln!(out, "{line}")?;
                 }
-                let labels: Vec<String> = a.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                writeln!(out, "    labels: {}", labels.join(", "))?;
             }
             eprintln!("{} alert(s) from {} check(s)", alerts.len(), s.specs.len());
         }
@@ -368,7 +421,7 @@ fn run_checks(s: &Setup, connect: &ConnectArgs, format: Format, parse_time: bool
     Ok(())
 }
 
-fn real_main() -> Result<bool> {
+fn real_main() -> Result<ExitCode> {
     let cli = Cli::parse();
     let s = setup(&cli.common)?;
     match &cli.command {
@@ -388,23 +441,44 @@ fn real_main() -> Result<bool> {
                 writeln!(out, "{:<40} {:<8} {}", c.name, c.severity, c.summary)?;
             }
         }
-        Some(Command::Validate { files }) => return validate_files(files),
-        Some(Command::Alerts(args)) => return realtime_cmd::alerts(args, cli.common.templates.as_deref()),
+        Some(Command::Validate { files, pmm_version }) => return validate_files(files, *pmm_version),
+        Some(Command::Alerts(args)) => return realtime_cmd::alerts(args, cli.common.templates.as_deref()).map(exit_ok),
         Some(Command::Dashboard(args)) => realtime_cmd::dashboard(args, cli.common.templates.as_deref())?,
         #[cfg(feature = "starlark")]
-        Some(Command::Test) => return test_fixtures(&s),
+        Some(Command::Test) => return test_fixtures(&s).map(exit_ok),
         #[cfg(feature = "starlark")]
         Some(Command::Run { connect, format, parse_time }) => run_checks(&s, connect, *format, *parse_time)?,
+        #[cfg(feature = "deploy")]
+        Some(Command::Deploy { pmm_url, token_file, category }) => {
+            use check_gen::deploy;
+            let token = deploy::read_token(token_file.as_deref()).map_err(anyhow::Error::msg)?;
+            let checks = s.specs.iter().map(|spec| s.renderer.check(spec, &s.sql, 2).map(|c| deploy::api_check(&c, category))).collect::<Result<Vec<_>, _>>()?;
+            for outcome in deploy::Client::new(pmm_url, &token).deploy(&checks)? {
+                match outcome {
+                    deploy::Outcome::Created(n) => println!("created {n}"),
+                    deploy::Outcome::Updated(n) => println!("updated {n}"),
+                }
+            }
+        }
+        #[cfg(not(feature = "deploy"))]
+        Some(Command::Deploy { .. }) => bail!("built without the deploy feature"),
         #[cfg(not(feature = "starlark"))]
         Some(Command::Test | Command::Run { .. }) => bail!("built without the starlark feature"),
     }
-    Ok(true)
+    Ok(ExitCode::SUCCESS)
+}
+
+fn exit_ok(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn main() -> ExitCode {
     match real_main() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(code) => code,
         Err(e) => {
             // A closed pipe (check-gen | head) is not an error.
             if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {

@@ -58,8 +58,8 @@ pub enum Target {
     /// PERCONA_TEST_CHECKS_FILE (PMM 2.36+). Replaces PMM's built-in checks.
     #[default]
     DevFile,
-    /// PMM 3.4+ bundled layout (`--out DIR`): `advisors/mysql_audit_log.yml` and `checks/NAME.yml`, beside
-    /// PMM's built-in checks.
+    /// PMM 3.4+ bundled layout (`--out DIR`): `advisors/mysql_audit_log.yaml` and `checks/NAME.yaml`,
+    /// beside PMM's built-in checks.
     Bundled,
     /// One version 1 file with `tiers` and a `check(rows)` shim, for PMM 2.9 to 2.35.
     Legacy,
@@ -340,32 +340,50 @@ impl Renderer {
         })
     }
 
-    /// Renders a target: (relative path, contents) pairs. `dev-file` and `legacy` give one file whose path
-    /// is `custom-checks.yml`.
+    /// Renders a target for the newest PMM release: (relative path, contents) pairs. `dev-file` and
+    /// `legacy` give one file whose path is `custom-checks.yml`.
     pub fn target(
         &self,
         target: Target,
         specs: &[CheckSpec],
         opts: &SqlOptions,
     ) -> Result<Vec<(PathBuf, String)>, RenderError> {
+        self.target_for(target, specs, opts, &crate::pmm_release::profile(crate::pmm_release::NEWEST))
+    }
+
+    /// Renders a target as one PMM release loads it (bundled file extension, the dev file's variable).
+    pub fn target_for(
+        &self,
+        target: Target,
+        specs: &[CheckSpec],
+        opts: &SqlOptions,
+        pmm: &crate::pmm_release::Profile,
+    ) -> Result<Vec<(PathBuf, String)>, RenderError> {
+        let ext = pmm.bundled.map(|b| b.extension).unwrap_or("yaml");
         let version = if target == Target::Legacy { 1 } else { 2 };
         // Version 1 files run SQL only: metrics checks need version 2 (PMM 2.36+).
         let specs: Vec<&CheckSpec> = specs.iter().filter(|s| version == 2 || s.query_type == QueryType::MysqlSelect).collect();
         let checks = specs.iter().map(|s| self.check(s, opts, version)).collect::<Result<Vec<_>, _>>()?;
         let names = minijinja::context! { database => opts.names.database(), table => opts.names.table() };
+        let pmm_ctx = minijinja::context! {
+            version => pmm.version.to_string(),
+            env => pmm.dev_file_env,
+            advisors_dir => pmm.bundled.map(|b| b.advisors_dir),
+            checks_dir => pmm.bundled.map(|b| b.checks_dir),
+        };
         match target {
             Target::DevFile | Target::Legacy => {
                 let tmpl = if target == Target::DevFile { "targets/dev-file.yml.j2" } else { "targets/legacy.yml.j2" };
-                let text = self.render("(target)", tmpl, minijinja::context! { checks => checks, names => names })?;
+                let text = self.render("(target)", tmpl, minijinja::context! { checks => checks, names => names, pmm => pmm_ctx })?;
                 Ok(vec![(PathBuf::from("custom-checks.yml"), text)])
             }
             Target::Bundled => {
                 let mut files = vec![(
-                    PathBuf::from(format!("advisors/{ADVISOR_NAME}.yml")),
+                    PathBuf::from(format!("advisors/{ADVISOR_NAME}.{ext}")),
                     self.render(
                         "(advisor)",
                         "targets/bundled-advisor.yml.j2",
-                        minijinja::context! { advisor => ADVISOR_NAME, names => names },
+                        minijinja::context! { advisor => ADVISOR_NAME, names => names, pmm => pmm_ctx.clone() },
                     )?,
                 )];
                 for c in &checks {
@@ -374,7 +392,7 @@ impl Renderer {
                         "targets/bundled-check.yml.j2",
                         minijinja::context! { check => c, advisor => ADVISOR_NAME },
                     )?;
-                    files.push((PathBuf::from(format!("checks/{}.yml", c.name)), text));
+                    files.push((PathBuf::from(format!("checks/{}.{ext}", c.name)), text));
                 }
                 Ok(files)
             }

@@ -1,10 +1,25 @@
 //! PMM's rules for check files (versions 1 and 2, custom `dev` files and bundled check files) and for
 //! bundled advisor files, as pmm-managed applies them, with the file, line and check of every problem.
+//!
+//! Two verdicts: an [`Level::Error`] is a file PMM refuses to load (its parser or loader rejects it); a
+//! [`Level::Warning`] is a file PMM loads whose check then fails when it runs (the query or the script
+//! is refused by pmm-agent or the Starlark runtime). Rules depend on the PMM release
+//! ([`crate::pmm_release`]); every message names the releases it holds for.
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 
+use crate::pmm_release::{self, Profile, PmmVersion};
 use crate::yaml_tree::{Node, Yaml};
+
+/// How bad a problem is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// PMM loads the file but the check fails at run time.
+    Warning,
+    /// PMM refuses to load the file (for a dev file: none of its checks load).
+    Error,
+}
 
 /// One broken rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,13 +30,19 @@ pub struct Problem {
     pub line: u64,
     /// The check (or advisor) it concerns, if known.
     pub check: Option<String>,
-    /// What is wrong.
+    /// Refused at load time, or failing at run time.
+    pub level: Level,
+    /// What is wrong, with the PMM releases the rule comes from.
     pub message: String,
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: ", self.file, self.line)?;
+        let level = match self.level {
+            Level::Error => "error",
+            Level::Warning => "warning",
+        };
+        write!(f, "{}:{}: {level}: ", self.file, self.line)?;
         if let Some(c) = &self.check {
             write!(f, "check {c}: ")?;
         }
@@ -91,11 +112,29 @@ struct Ctx<'a> {
     file: &'a str,
     check: Option<String>,
     problems: &'a mut Vec<Problem>,
+    pmm: Profile,
+}
+
+/// The releases a rule is stated for, as messages say it: `PMM 2.9+`, `PMM 2.36+`, `PMM 3.x`.
+fn since(v: PmmVersion) -> String {
+    format!("PMM {v}+")
 }
 
 impl Ctx<'_> {
+    /// PMM refuses to load this (`rule`: the releases the rule holds for).
     fn err(&mut self, line: u64, message: impl Into<String>) {
-        self.problems.push(Problem { file: self.file.to_string(), line, check: self.check.clone(), message: message.into() });
+        self.push(Level::Error, line, message.into(), "PMM 2.9+".into());
+    }
+    fn err_in(&mut self, line: u64, message: impl Into<String>, rule: String) {
+        self.push(Level::Error, line, message.into(), rule);
+    }
+    /// PMM loads this but the check fails when it runs.
+    fn warn(&mut self, line: u64, message: impl Into<String>, rule: String) {
+        self.push(Level::Warning, line, message.into(), rule);
+    }
+    fn push(&mut self, level: Level, line: u64, message: String, rule: String) {
+        let message = format!("{message} [{rule}; checked for PMM {}]", self.pmm.version);
+        self.problems.push(Problem { file: self.file.to_string(), line, check: self.check.clone(), level, message });
     }
 }
 
@@ -114,11 +153,16 @@ pub struct Seen {
     advisor_refs: Vec<(String, u64, String, String)>,
 }
 
-/// Validates one file's text. `file` names it in messages and gives the base name bundled check files
-/// must match.
+/// Validates one file's text for the newest PMM release ([`pmm_release::NEWEST`]).
 pub fn validate_text(file: &str, text: &str, seen: &mut Seen) -> Vec<Problem> {
+    validate_text_for(file, text, seen, pmm_release::profile(pmm_release::NEWEST))
+}
+
+/// Validates one file's text for one PMM release. `file` names it in messages and gives the base name
+/// (and extension) bundled check files must have.
+pub fn validate_text_for(file: &str, text: &str, seen: &mut Seen, pmm: Profile) -> Vec<Problem> {
     let mut problems = Vec::new();
-    let mut cx = Ctx { file, check: None, problems: &mut problems };
+    let mut cx = Ctx { file, check: None, problems: &mut problems, pmm };
     let docs: Vec<Node> = match serde_saphyr::from_multiple(text) {
         Ok(d) => d,
         Err(e) => {
@@ -150,10 +194,9 @@ pub fn validate_text(file: &str, text: &str, seen: &mut Seen) -> Vec<Problem> {
             other => cx.err(line(doc), format!("a document must be a mapping with a checks list, not {}", other.kind())),
         }
     }
-    let stem = Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
     let total = checks.len();
     for c in checks {
-        validate_check(&mut cx, c, seen, &stem, total);
+        validate_check(&mut cx, c, seen, Path::new(file), total);
     }
     problems
 }
@@ -168,25 +211,39 @@ pub fn cross_file(seen: &Seen) -> Vec<Problem> {
             file: file.clone(),
             line: *line,
             check: Some(check.clone()),
-            message: format!("advisor {adv:?} is not defined in any advisor file given"),
+            level: Level::Error,
+            message: format!("advisor {adv:?} is not defined in any advisor file given [PMM 3.4+ bundled checks]"),
         })
         .collect()
 }
 
-fn required_str<'n>(cx: &mut Ctx, node: &'n Node, key: &str) -> Option<(&'n str, u64)> {
+/// A scalar as the Go YAML decoder (gopkg.in/yaml.v3) puts it into a string field: any scalar's text
+/// (`query: 1` loads as "1"), null as "". Lists and maps do not decode into a string.
+fn scalar_text(v: &Yaml) -> Option<String> {
+    match v {
+        Yaml::Str(s) => Some(s.clone()),
+        Yaml::Int(i) => Some(i.to_string()),
+        Yaml::Float(f) => Some(f.to_string()),
+        Yaml::Bool(b) => Some(b.to_string()),
+        Yaml::Null => Some(String::new()),
+        _ => None,
+    }
+}
+
+fn required_str(cx: &mut Ctx, node: &Node, key: &str) -> Option<(String, u64)> {
     match node.value.get(key) {
         None => {
             cx.err(line(node), format!("{key} is required"));
             None
         }
-        Some(v) => match &v.value {
-            Yaml::Str(s) if !s.trim().is_empty() => Some((s.as_str(), line(v))),
-            Yaml::Str(_) | Yaml::Null => {
+        Some(v) => match scalar_text(&v.value) {
+            Some(s) if !s.is_empty() => Some((s, line(v))),
+            Some(_) => {
                 cx.err(line(v), format!("{key} must not be empty"));
                 None
             }
-            other => {
-                cx.err(line(v), format!("{key} must be a string, not {}", other.kind()));
+            None => {
+                cx.err(line(v), format!("{key} must be a string, not {}", v.value.kind()));
                 None
             }
         },
@@ -225,6 +282,10 @@ fn validate_advisor(cx: &mut Ctx, a: &Node, seen: &mut Seen) {
         cx.err(line(a), format!("an advisor must be a mapping, not {}", a.value.kind()));
         return;
     }
+    if cx.pmm.bundled.is_none() {
+        let v = cx.pmm.version;
+        cx.err_in(line(a), format!("PMM {v} loads no advisor files (bundled advisors start with PMM 3.4)"), since(PmmVersion::new(3, 4)));
+    }
     check_keys(cx, a, ADVISOR_KEYS, "advisor.Advisor");
     match a.value.get("version").map(|v| (&v.value, line(v))) {
         Some((Yaml::Int(1), _)) => {}
@@ -232,10 +293,10 @@ fn validate_advisor(cx: &mut Ctx, a: &Node, seen: &mut Seen) {
         None => cx.err(line(a), "version is required"),
     }
     if let Some((name, l)) = required_str(cx, a, "name") {
-        if !is_valid_name(name) {
+        if !is_valid_name(&name) {
             cx.err(l, format!("name {name:?} does not match ^[a-zA-Z_][a-zA-Z0-9_]*$"));
         }
-        seen.advisors.insert(name.to_string());
+        seen.advisors.insert(name);
     }
     required_str(cx, a, "summary");
     required_str(cx, a, "description");
@@ -246,47 +307,126 @@ fn validate_advisor(cx: &mut Ctx, a: &Node, seen: &mut Seen) {
     }
 }
 
+/// The first word of a Starlark line outside strings and comments, and the line's indentation.
+fn first_word(l: &str) -> (usize, &str) {
+    let indent = l.len() - l.trim_start().len();
+    let t = l.trim_start();
+    let end = t.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(t.len());
+    (indent, &t[..end])
+}
+
+/// Whether `code` calls the builtin `name(`: not a method (`.name(`) or a longer identifier (`xname(`).
+fn calls_builtin(code: &str, name: &str) -> bool {
+    let pat = format!("{name}(");
+    code.match_indices(&pat).any(|(i, _)| {
+        code[..i].chars().next_back().is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.'))
+    })
+}
+
+/// `l` without its comment and string literals (blanked), so words inside them are not taken for code.
+/// Triple-quoted strings spanning lines are not tracked: a rare false warning, never a missed error.
+fn code_of(l: &str) -> String {
+    let mut out = String::with_capacity(l.len());
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in l.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+                out.push(' ');
+            }
+            None if c == '#' => break,
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                out.push(' ');
+            }
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// The severity literal of a `"severity": "..."` entry on this line, if any.
+fn severity_literal(l: &str) -> Option<String> {
+    let pos = l.find("\"severity\"").or_else(|| l.find("'severity'"))?;
+    let rest = l.get(pos + 10..)?.trim_start().strip_prefix(':')?.trim_start();
+    let q = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    Some(rest[q.len_utf8()..].chars().take_while(|c| *c != q).collect())
+}
+
 fn validate_script(cx: &mut Ctx, v: &Node, script: &str) {
     let base = line(v);
     // A block scalar starts on the line after its key.
     let first = if script.contains('\n') { base + 1 } else { base };
-    for (i, l) in script.lines().enumerate() {
-        if l.contains('\t') {
+    let all = "PMM 2.9+".to_string();
+    if script.contains('\t') {
+        // pkg/check Check.validateScript: the whole file fails to load.
+        for (i, l) in script.lines().enumerate().filter(|(_, l)| l.contains('\t')) {
             cx.err(first + i as u64, "script contains a TAB character (PMM refuses it; indent with spaces)");
+            let _ = l;
         }
     }
-    if !script.lines().any(|l| l.starts_with("def check_context(")) {
-        cx.err(base, "script must define check_context(docs, context) at the top level");
+    let entry = if cx.pmm.calls_check_context { "check_context" } else { "check" };
+    let rule = if cx.pmm.calls_check_context { since(PmmVersion::new(2, 12)) } else { "PMM 2.9 to 2.11".into() };
+    if !script.lines().any(|l| l.starts_with(&format!("def {entry}("))) {
+        cx.warn(base, format!("script defines no top-level {entry}(): PMM loads the check, then fails to run it"), rule);
     }
-    // Severity literals in returned dicts: only these two work on every PMM version.
+    let pmm = cx.pmm;
     for (i, l) in script.lines().enumerate() {
-        if let Some(pos) = l.find("\"severity\"") {
-            let rest = l[pos + 10..].trim_start();
-            if let Some(rest) = rest.strip_prefix(':') {
-                let rest = rest.trim_start();
-                if let Some(q) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') {
-                    let lit: String = rest[1..].chars().take_while(|c| *c != q).collect();
-                    if lit != "error" && lit != "warning" {
-                        cx.err(first + i as u64, format!("severity {lit:?}: only error and warning are accepted by every PMM version"));
-                    }
-                }
+        let at = first + i as u64;
+        let code = code_of(l);
+        let (indent, word) = first_word(&code);
+        // go.starlark.net resolve options PMM leaves off: the script fails to compile when it runs.
+        if word == "while" {
+            cx.warn(at, "`while` is refused by PMM's Starlark (no AllowRecursion): the check fails when it runs; use for over range()", all.clone());
+        }
+        if word == "def" && indent > 0 {
+            cx.warn(at, "a nested def is refused by PMM's Starlark (no AllowNestedDef): define helpers at the top level", all.clone());
+        }
+        if indent == 0 && matches!(word, "if" | "for") {
+            cx.warn(at, format!("a top-level `{word}` is refused by PMM's Starlark (no AllowGlobalReassign): move it into a function"), all.clone());
+        }
+        if code.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w == "lambda") {
+            cx.warn(at, "`lambda` is refused by PMM's Starlark (no AllowLambda): use a def", all.clone());
+        }
+        if !pmm.allows_set && calls_builtin(&code, "set") {
+            cx.warn(at, "set() is refused by PMM 3's Starlark (PMM 2's allowed it): use a dict's keys", since(PmmVersion::new(3, 0)));
+        }
+        if let Some(lit) = severity_literal(l) {
+            if !pmm.severities.contains(&lit.as_str()) {
+                let everywhere = !pmm_release::profile(pmm_release::NEWEST).severities.contains(&lit.as_str());
+                let rule = if everywhere { all.clone() } else { "PMM 2.x".to_string() };
+                cx.warn(at, format!("severity {lit:?}: PMM {} refuses it when the script returns it (accepted: {})", pmm.version, pmm.severities.join(", ")), rule);
             }
         }
     }
 }
 
+/// `t` starts with the keyword `kw`, case-insensitively, followed by a space, comment or parenthesis.
+fn starts_with_keyword(t: &str, kw: &str) -> bool {
+    t.get(..kw.len()).is_some_and(|h| h.eq_ignore_ascii_case(kw))
+        && t[kw.len()..].starts_with(|c: char| c.is_whitespace() || c == '/' || c == '(')
+}
+
 fn validate_query_text(cx: &mut Ctx, q: &Node, ty: &str) {
-    match &q.value {
-        Yaml::Str(s) if !s.trim().is_empty() => {
+    match scalar_text(&q.value) {
+        Some(s) if !s.is_empty() => {
             let t = s.trim_start();
-            if ty == "MYSQL_SELECT" && t.len() >= 6 && t[..6].eq_ignore_ascii_case("select") && t[6..].starts_with(|c: char| c.is_whitespace() || c == '/' || c == '(') {
-                cx.err(line(q), "query starts with SELECT, but pmm-agent prepends `SELECT /* pmm-agent */ `: drop it");
-            }
-            if ty == "MYSQL_SHOW" && t.len() >= 4 && t[..4].eq_ignore_ascii_case("show") {
-                cx.err(line(q), "query starts with SHOW, but pmm-agent prepends `SHOW `: drop it");
+            let rule = "PMM 2.9+ pmm-agent".to_string();
+            if ty == "MYSQL_SELECT" && starts_with_keyword(t, "select") {
+                cx.warn(line(q), "query starts with SELECT, but pmm-agent prepends `SELECT /* pmm-agent */ `: the query fails when it runs; drop it", rule);
+            } else if ty == "MYSQL_SHOW" && starts_with_keyword(t, "show") {
+                cx.warn(line(q), "query starts with SHOW, but pmm-agent prepends `SHOW `: the query fails when it runs; drop it", rule);
             }
         }
-        other => cx.err(line(q), format!("query must be a non-empty string, not {}", other.kind())),
+        Some(_) => cx.err(line(q), format!("{ty} needs a non-empty query")),
+        None => cx.err(line(q), format!("query must be a string, not {}", q.value.kind())),
     }
 }
 
@@ -305,6 +445,7 @@ fn validate_queries(cx: &mut Ctx, qs: &Node, family: Option<&str>) {
         }
         check_keys(cx, q, &["type", "query", "parameters"], "check.Query");
         let Some((ty, tl)) = required_str(cx, q, "type") else { continue };
+        let ty = ty.as_str();
         if let Some(f) = family {
             if !v2_types(f).contains(&ty) {
                 cx.err(tl, format!("query type {ty} is not allowed for family {f}"));
@@ -319,12 +460,22 @@ fn validate_queries(cx: &mut Ctx, qs: &Node, family: Option<&str>) {
             }
         };
         let has = |k: &str| params.iter().any(|(p, _)| p == k);
+        let needs_query = ty.ends_with("_SELECT") || ty == "MYSQL_SHOW" || ty.starts_with("METRICS_");
+        match q.value.get("query") {
+            Some(qn) if needs_query => validate_query_text(cx, qn, ty),
+            None if needs_query => cx.err(line(q), format!("{ty} needs a query")),
+            Some(qn) if scalar_text(&qn.value).is_some_and(|t| !t.is_empty()) => {
+                cx.err(line(qn), format!("{ty} takes no query"));
+            }
+            _ => {}
+        }
         match ty {
-            t if t.ends_with("_SELECT") || t.ends_with("_SHOW") => {
-                match q.value.get("query") {
-                    Some(qn) => validate_query_text(cx, qn, ty),
-                    None => cx.err(line(q), format!("{ty} needs a query")),
+            "POSTGRESQL_SELECT" => {
+                for (p, l) in params.iter().filter(|(p, _)| p != "all_dbs") {
+                    cx.err(*l, format!("POSTGRESQL_SELECT takes only all_dbs (got {p})"));
                 }
+            }
+            t if t.ends_with("_SELECT") || t.ends_with("_SHOW") || t.starts_with("MONGODB_") => {
                 if let Some((p, l)) = params.first() {
                     cx.err(*l, format!("{ty} takes no parameters (got {p})"));
                 }
@@ -358,22 +509,40 @@ fn validate_queries(cx: &mut Ctx, qs: &Node, family: Option<&str>) {
                         }
                     }
                 }
+                for (p, l) in params.iter().filter(|(p, _)| !["range", "step", "lookback"].contains(&p.as_str())) {
+                    cx.err(*l, format!("METRICS_RANGE takes range, step and lookback (got {p})"));
+                }
             }
             _ => {}
         }
     }
 }
 
-fn validate_check(cx: &mut Ctx, c: &Node, seen: &mut Seen, stem: &str, checks_in_file: usize) {
-    let name = c.value.get("name").and_then(|n| n.value.as_str()).map(str::to_string);
+fn validate_check(cx: &mut Ctx, c: &Node, seen: &mut Seen, file_name: &Path, checks_in_file: usize) {
+    let name = c.value.get("name").and_then(|n| scalar_text(&n.value));
     cx.check = name.clone();
     if !matches!(c.value, Yaml::Map(_)) {
         cx.err(line(c), format!("a check must be a mapping, not {}", c.value.kind()));
         return;
     }
-    check_keys(cx, c, CHECK_KEYS, "check.Check");
+    let pmm = cx.pmm;
+    // pkg/check's Check struct: `advisor` arrived with 2.36, `tiers` left then; a strict parse refuses the other.
+    let keys: Vec<&str> = CHECK_KEYS
+        .iter()
+        .copied()
+        .filter(|k| if pmm.advisor_field { *k != "tiers" } else { *k != "advisor" })
+        .collect();
+    check_keys(cx, c, &keys, "check.Check");
     let version = match c.value.get("version").map(|v| (&v.value, line(v))) {
-        Some((Yaml::Int(v @ (1 | 2)), _)) => Some(*v),
+        Some((Yaml::Int(v @ (1 | 2)), l)) => {
+            if *v == 2 && !pmm.accepts_v2 {
+                cx.err_in(l, format!("version 2 checks need PMM 2.28 or later, not {}", pmm.version), since(PmmVersion::new(2, 28)));
+            }
+            if *v == 1 && !pmm.accepts_v1 {
+                cx.err_in(l, format!("PMM {} takes only version 2 checks", pmm.version), since(PmmVersion::new(3, 5)));
+            }
+            Some(*v)
+        }
         Some((other, l)) => {
             cx.err(l, format!("version must be 1 or 2, not {other:?}"));
             None
@@ -384,48 +553,38 @@ fn validate_check(cx: &mut Ctx, c: &Node, seen: &mut Seen, stem: &str, checks_in
         }
     };
     if let Some((n, l)) = required_str(cx, c, "name") {
-        if !is_valid_name(n) {
+        if !is_valid_name(&n) {
             cx.err(l, format!("name {n:?} does not match ^[a-zA-Z_][a-zA-Z0-9_]*$"));
         }
-        if let Some((f, fl)) = seen.checks.get(n) {
+        if let Some((f, fl)) = seen.checks.get(&n) {
             cx.err(l, format!("duplicate check name (also at {f}:{fl})"));
         } else {
-            seen.checks.insert(n.to_string(), (cx.file.to_string(), l));
+            seen.checks.insert(n, (cx.file.to_string(), l));
         }
     }
     required_str(cx, c, "summary");
     required_str(cx, c, "description");
-    let advisor = c.value.get("advisor");
-    let tiers = c.value.get("tiers");
-    match (advisor, tiers) {
-        (Some(_), Some(t)) => cx.err(line(t), "tiers and advisor together: PMM 2.36+ rejects tiers, older versions reject advisor"),
-        (None, None) => cx.err(line(c), "advisor is required since PMM 2.36 (dev for a custom checks file); PMM before 2.36 wants tiers instead"),
-        (None, Some(t)) => check_tiers(cx, t),
-        (Some(a), None) => match a.value.as_str() {
-            Some("dev") => {}
-            Some(adv) if !adv.is_empty() => {
-                // A bundled check file: exactly one check, named like the file.
-                if checks_in_file != 1 {
-                    cx.err(line(a), format!("a bundled check file (advisor {adv}) holds exactly one check, this one has {checks_in_file}; a custom file must use advisor dev"));
-                }
-                if name.as_deref().is_some_and(|n| n != stem) {
-                    cx.err(line(a), format!("a bundled check file must be named after its check: {}.yml", name.as_deref().unwrap_or_default()));
-                }
-                seen.advisor_refs.push((cx.file.to_string(), line(a), name.clone().unwrap_or_default(), adv.to_string()));
-            }
-            _ => cx.err(line(a), "advisor must be a non-empty string"),
-        },
+    if pmm.advisor_field {
+        match c.value.get("advisor") {
+            None => cx.err_in(line(c), "advisor is required (dev for a custom checks file); PMM before 2.36 wants tiers instead", since(PmmVersion::new(2, 36))),
+            Some(a) => match scalar_text(&a.value).as_deref() {
+                Some("dev") => {}
+                Some(adv) if !adv.is_empty() => validate_bundled(cx, seen, a, adv, name.as_deref(), file_name, checks_in_file),
+                _ => cx.err_in(line(a), "advisor must be a non-empty string", since(PmmVersion::new(2, 36))),
+            },
+        }
+    } else if let Some(t) = c.value.get("tiers") {
+        check_tiers(cx, t);
     }
     if let Some(cat) = c.value.get("category") {
-        if !matches!(cat.value, Yaml::Str(_)) {
+        if scalar_text(&cat.value).is_none() {
             cx.err(line(cat), "category must be a string");
         }
     }
     if let Some(iv) = c.value.get("interval") {
-        match &iv.value {
-            Yaml::Null => {}
-            Yaml::Str(s) if INTERVALS.contains(&s.as_str()) => {}
-            other => cx.err(line(iv), format!("interval must be standard, frequent, rare or empty (case-sensitive), not {other:?}")),
+        match scalar_text(&iv.value) {
+            Some(s) if INTERVALS.contains(&s.as_str()) => {}
+            _ => cx.err(line(iv), format!("interval must be standard, frequent, rare or empty (case-sensitive), not {:?}", iv.value)),
         }
     }
     match version {
@@ -436,12 +595,12 @@ fn validate_check(cx: &mut Ctx, c: &Node, seen: &mut Seen, stem: &str, checks_in
                 }
             }
             if let Some((ty, tl)) = required_str(cx, c, "type") {
-                if !V1_TYPES.contains(&ty) {
+                if !V1_TYPES.contains(&ty.as_str()) {
                     cx.err(tl, format!("type {ty} is not a version 1 query type ({})", V1_TYPES.join(", ")));
                 }
-                if ty.starts_with("MYSQL_") || ty.starts_with("POSTGRESQL_") {
+                if ty.starts_with("MYSQL_") || ty == "POSTGRESQL_SELECT" {
                     match c.value.get("query") {
-                        Some(q) => validate_query_text(cx, q, ty),
+                        Some(q) => validate_query_text(cx, q, &ty),
                         None => cx.err(line(c), format!("{ty} needs a query")),
                     }
                 }
@@ -454,13 +613,13 @@ fn validate_check(cx: &mut Ctx, c: &Node, seen: &mut Seen, stem: &str, checks_in
                 }
             }
             let family = required_str(cx, c, "family").map(|(f, l)| {
-                if !["MYSQL", "POSTGRESQL", "MONGODB"].contains(&f) {
+                if !["MYSQL", "POSTGRESQL", "MONGODB"].contains(&f.as_str()) {
                     cx.err(l, format!("family must be MYSQL, POSTGRESQL or MONGODB, not {f:?}"));
                 }
                 f
             });
             match c.value.get("queries") {
-                Some(qs) => validate_queries(cx, qs, family),
+                Some(qs) => validate_queries(cx, qs, family.as_deref()),
                 None => cx.err(line(c), "queries is required in a version 2 check"),
             }
         }
@@ -468,9 +627,34 @@ fn validate_check(cx: &mut Ctx, c: &Node, seen: &mut Seen, stem: &str, checks_in
     }
     match c.value.get("script") {
         None => cx.err(line(c), "script is required"),
-        Some(s) => match &s.value {
-            Yaml::Str(text) if !text.trim().is_empty() => validate_script(cx, s, text),
-            other => cx.err(line(s), format!("script must be a non-empty string, not {}", other.kind())),
+        Some(s) => match scalar_text(&s.value) {
+            Some(text) if !text.is_empty() => validate_script(cx, s, &text),
+            Some(_) => cx.err(line(s), "script must not be empty"),
+            None => cx.err(line(s), format!("script must be a string, not {}", s.value.kind())),
         },
     }
+}
+
+/// A check naming an advisor other than `dev`: a bundled check file (PMM 3.4+), one check a file,
+/// named after the check with the extension the loader globs.
+#[allow(clippy::too_many_arguments)]
+fn validate_bundled(cx: &mut Ctx, seen: &mut Seen, a: &Node, adv: &str, name: Option<&str>, file: &Path, checks_in_file: usize) {
+    let rule = since(PmmVersion::new(3, 4));
+    let Some(layout) = cx.pmm.bundled else {
+        let v = cx.pmm.version;
+        cx.err_in(line(a), format!("advisor {adv}: PMM {v} loads only dev checks from a custom file (bundled check files start with PMM 3.4)"), rule);
+        return;
+    };
+    if checks_in_file != 1 {
+        cx.err_in(line(a), format!("a bundled check file (advisor {adv}) holds exactly one check, this one has {checks_in_file}; a custom file must use advisor dev"), rule.clone());
+    }
+    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let ext = file.extension().and_then(|s| s.to_str()).unwrap_or_default();
+    if name.is_some_and(|n| n != stem) {
+        cx.err_in(line(a), format!("a bundled check file must be named after its check: {}.{}", name.unwrap_or_default(), layout.extension), rule.clone());
+    }
+    if ext != layout.extension {
+        cx.err_in(line(a), format!("PMM {} loads only *.{} from {}: this .{ext} file is ignored", cx.pmm.version, layout.extension, layout.checks_dir), rule);
+    }
+    seen.advisor_refs.push((cx.file.to_string(), line(a), name.unwrap_or_default().to_string(), adv.to_string()));
 }

@@ -13,7 +13,14 @@ fn stdout(o: &Output) -> String {
 }
 
 fn validate_ok(files: &[&Path]) {
+    validate_ok_for(None, files);
+}
+
+fn validate_ok_for(pmm: Option<&str>, files: &[&Path]) {
     let mut args = vec!["validate"];
+    if let Some(v) = pmm {
+        args.extend(["--pmm-version", v]);
+    }
     args.extend(files.iter().map(|p| p.to_str().expect("path")));
     let o = check_gen(&args);
     assert!(o.status.success(), "validate: {}", String::from_utf8_lossy(&o.stdout));
@@ -37,7 +44,13 @@ fn legacy_target_snapshot_and_valid() {
     let dir = tempdir("legacy");
     let f = dir.join("custom-checks.yml");
     std::fs::write(&f, &out).expect("write");
-    validate_ok(&[&f]);
+    validate_ok_for(Some("2.35"), &[&f]);
+    validate_ok_for(Some("2.9"), &[&f]);
+    // PMM 2.36+ wants advisor instead of tiers: the legacy file is not for it.
+    let o = check_gen(&["validate", "--pmm-version", "2.36", f.to_str().expect("p")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(out, stdout(&check_gen(&["render", "--pmm-version", "2.30"])), "2.30 gets the legacy file");
+    assert!(!check_gen(&["render", "--pmm-version", "3.3", "--target", "bundled", "--out", "/nonexistent"]).status.success());
 }
 
 #[test]
@@ -115,18 +128,29 @@ checks:
 "#;
 
 fn validate_text(name: &str, text: &str) -> (bool, String) {
+    let (code, out) = validate_code(name, text, None);
+    (code == 0, out)
+}
+
+/// The exit status and stdout of `validate` on one file, for a PMM release or the newest.
+fn validate_code(name: &str, text: &str, pmm: Option<&str>) -> (i32, String) {
     let dir = tempdir("validate");
     let f = dir.join(name);
     std::fs::write(&f, text).expect("write");
-    let o = check_gen(&["validate", f.to_str().expect("path")]);
-    (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned())
+    let mut args = vec!["validate"];
+    if let Some(v) = pmm {
+        args.extend(["--pmm-version", v]);
+    }
+    args.push(f.to_str().expect("path"));
+    let o = check_gen(&args);
+    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
 #[test]
 fn validation_rejects_every_broken_rule() {
     assert!(validate_text("good.yml", GOOD).0, "the base case must be valid");
     let v1 = "---\nchecks:\n  - version: 1\n    name: old_check\n    summary: Old\n    description: Old.\n    tiers: [anonymous]\n    type: MYSQL_SELECT\n    query: 1 AS one\n    script: |\n      def check_context(rows, context):\n          return []\n";
-    assert!(validate_text("v1.yml", v1).0, "the version 1 base case must be valid");
+    assert_eq!(validate_code("v1.yml", v1, Some("2.35")).0, 0, "the version 1 base case must be valid for 2.35");
     let cases: &[(&str, String, &str)] = &[
         ("unknown key", GOOD.replace("    interval: standard\n", "    interval: standard\n    severity: warning\n"), "unknown key \"severity\""),
         ("name pattern", GOOD.replace("name: good_check", "name: 1bad-name"), "does not match"),
@@ -134,7 +158,7 @@ fn validation_rejects_every_broken_rule() {
         ("summary required", GOOD.replace("    summary: Good\n", ""), "summary is required"),
         ("description empty", GOOD.replace("description: A valid check.", "description: \"\""), "description must not be empty"),
         ("advisor or tiers", GOOD.replace("    advisor: dev\n", ""), "advisor is required"),
-        ("tiers with advisor", GOOD.replace("    advisor: dev\n", "    advisor: dev\n    tiers: [anonymous]\n"), "tiers and advisor together"),
+        ("tiers with advisor", GOOD.replace("    advisor: dev\n", "    advisor: dev\n    tiers: [anonymous]\n"), "unknown key \"tiers\""),
         ("v2 forbids type", GOOD.replace("    family: MYSQL\n", "    family: MYSQL\n    type: MYSQL_SELECT\n"), "type is not allowed in a version 2"),
         ("v2 needs family", GOOD.replace("    family: MYSQL\n", ""), "family is required"),
         ("family value", GOOD.replace("family: MYSQL", "family: ORACLE"), "family must be"),
@@ -144,8 +168,8 @@ fn validation_rejects_every_broken_rule() {
         ("metrics range", GOOD.replace("- type: MYSQL_SELECT\n        query: 1 AS one", "- type: METRICS_RANGE\n        query: up\n        parameters: {range: 1h}"), "needs the parameter step"),
         ("interval value", GOOD.replace("interval: standard", "interval: Daily"), "interval must be"),
         ("tab in script", GOOD.replace("          return [", "          \treturn ["), "TAB"),
-        ("check_context defined", GOOD.replace("def check_context(docs, context):", "def check(rows):"), "must define check_context"),
-        ("severity", GOOD.replace("\"severity\": \"warning\"", "\"severity\": \"notice\""), "only error and warning"),
+        ("check_context defined", GOOD.replace("def check_context(docs, context):", "def check(rows):"), "no top-level check_context()"),
+        ("severity", GOOD.replace("\"severity\": \"warning\"", "\"severity\": \"fatal\""), "severity \"fatal\""),
         ("query starts with SELECT", GOOD.replace("query: 1 AS one", "query: SELECT 1 AS one"), "starts with SELECT"),
         ("v1 needs type", v1.replace("    type: MYSQL_SELECT\n", ""), "type is required"),
         ("v1 forbids queries", v1.replace("    query: 1 AS one\n", "    query: 1 AS one\n    queries: []\n"), "queries is not allowed in a version 1"),
@@ -157,14 +181,50 @@ fn validation_rejects_every_broken_rule() {
         ("duplicate name", format!("{GOOD}{}", GOOD.replace("---\nchecks:\n", "")), "duplicate check name"),
     ];
     for (rule, text, want) in cases {
-        let (ok, out) = validate_text("custom.yml", text);
+        let v1_case = text.contains("version: 1");
+        let (code, out) = validate_code("custom.yml", text, v1_case.then_some("2.35"));
+        let ok = code == 0;
         assert!(!ok, "{rule}: accepted:\n{text}");
         assert!(out.contains(want), "{rule}: expected {want:?} in:\n{out}");
         assert!(out.contains("custom.yml:"), "{rule}: no file:line in {out}");
     }
     // Messages name the check and the line.
     let (_, out) = validate_text("custom.yml", &GOOD.replace("interval: standard", "interval: Daily"));
-    assert!(out.contains("custom.yml:9: check good_check: interval must be"), "{out}");
+    assert!(out.contains("custom.yml:9: error: check good_check: interval must be"), "{out}");
+}
+
+#[test]
+fn validate_separates_load_errors_from_run_time_warnings() {
+    // What PMM itself loads: a YAML integer as the query text, severity notice.
+    assert_eq!(validate_code("ok.yml", &GOOD.replace("query: 1 AS one", "query: 1"), None).0, 0);
+    assert_eq!(validate_code("ok.yml", &GOOD.replace("\"warning\"}]", "\"notice\"}]"), None).0, 0);
+    // Multi-byte text where a keyword is looked for must not panic.
+    let (code, out) = validate_code("ok.yml", &GOOD.replace("query: 1 AS one", "query: \"a\u{e9}\u{e9}\u{e9}x\""), None);
+    assert_eq!(code, 0, "{out}");
+    // Loads, fails when it runs: exit 3, a warning naming the releases.
+    let (code, out) = validate_code("w.yml", &GOOD.replace("          return [", "          while True:\n              pass\n          return ["), None);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("warning: check good_check: `while`") && out.contains("PMM 2.9+"), "{out}");
+    let set = GOOD.replace("          return [", "          s = set([1])\n          return [");
+    assert_eq!(validate_code("w.yml", &set, Some("3.0")).0, 3);
+    assert_eq!(validate_code("w.yml", &set.replace("advisor: dev\n", "tiers: [anonymous]\n"), Some("2.30")).0, 0, "PMM 2 allows set()");
+    let info = GOOD.replace("\"warning\"}]", "\"info\"}]");
+    assert_eq!(validate_code("w.yml", &info, Some("3.4")).0, 0);
+    let (code, out) = validate_code("w.yml", &info, Some("2.40"));
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("severity \"info\": PMM 2.40 refuses it") && out.contains("[PMM 2.x"), "{out}");
+    // Refused at load time beats any warning: exit 1.
+    let both = GOOD.replace("query: 1 AS one", "query: SELECT 1").replace("interval: standard", "interval: Daily");
+    let (code, out) = validate_code("e.yml", &both, None);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("error: ") && out.contains("warning: "), "{out}");
+    // Version 2 needs 2.28; bundled files need 3.4 and the .yaml extension.
+    assert_eq!(validate_code("e.yml", &GOOD.replace("advisor: dev\n", "tiers: [anonymous]\n"), Some("2.27")).0, 1);
+    let bundled = GOOD.replace("advisor: dev", "advisor: my_advisor");
+    let (code, out) = validate_code("good_check.yml", &bundled, None);
+    assert!(code == 1 && out.contains("loads only *.yaml"), "{out}");
+    let (code, out) = validate_code("good_check.yaml", &bundled, Some("3.3"));
+    assert!(code == 1 && out.contains("bundled check files start with PMM 3.4"), "{out}");
 }
 
 #[test]
