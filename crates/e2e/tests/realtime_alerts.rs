@@ -175,6 +175,13 @@ fn alert_templates_and_dashboard_on_victoriametrics() {
     follower.assert_running();
     let at = now();
     let fired = firing(&vm, &templates, at);
+    // DEBUG_VM=1 prints what VictoriaMetrics holds and the expressions, for the failure this test shows.
+    if std::env::var_os("DEBUG_VM").is_some() {
+        for q in ["count(audit_ingest_failed_logins_by_account_total{overflow=\"\"})", "count(audit_ingest_failed_logins_by_account_total unless audit_ingest_failed_logins_by_account_total offset 600s)", "count(increase(audit_ingest_failed_logins_by_account_total[600s]))", "count(audit_ingest_failed_logins_by_account_total offset 600s)"] {
+            eprintln!("{q}: {:?}", vm.query(q, at));
+        }
+        for (n, e) in &templates { eprintln!("{n}: {e}"); }
+    }
     assert_eq!(
         fired,
         set(&["audit_ingest_account_probing", "audit_ingest_bruteforce_source", "audit_ingest_dead_letters", "audit_ingest_failed_login_spike", "audit_ingest_login_after_failures"]),
