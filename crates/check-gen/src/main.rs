@@ -233,17 +233,13 @@ struct ConnectArgs {
 impl ConnectArgs {
     /// The connection options: flags first, then the config file's.
     fn resolve(&self) -> Result<mysql_async::Opts> {
-        use ingest::config::{connect_options, ConfigFile, ConnectSettings, SslMode};
+        use ingest::config::{connect_options, ConfigFile, ConnectSettings};
         let file = match &self.config {
             Some(p) => ConfigFile::load(p).map_err(anyhow::Error::msg)?,
             None => ConfigFile::default(),
         };
-        let settings = ConnectSettings {
-            dsn: self.dsn.clone().or(file.dsn),
-            defaults_file: self.defaults_file.clone().or(file.defaults_file),
-            ssl_mode: file.ssl_mode.map(|m| m.parse::<SslMode>()).transpose().map_err(anyhow::Error::msg)?.unwrap_or_default(),
-            ssl_ca: file.ssl_ca,
-        };
+        let settings = ConnectSettings::from_flags_and_file(self.dsn.clone(), self.defaults_file.clone(), None, None, &file)
+            .map_err(anyhow::Error::msg)?;
         if settings.dsn.is_none() && settings.defaults_file.is_none() {
             bail!("no server given: use --dsn, CHECK_GEN_DSN, --config or --defaults-file");
         }

@@ -118,6 +118,30 @@ pub struct ConnectSettings {
     pub ssl_ca: Option<PathBuf>,
 }
 
+impl ConnectSettings {
+    /// Command-line values first, then the config file's: the one precedence rule of audit-ingest and
+    /// check-gen. TLS is off when neither names a mode.
+    pub fn from_flags_and_file(
+        dsn: Option<String>,
+        defaults_file: Option<PathBuf>,
+        ssl_mode: Option<SslMode>,
+        ssl_ca: Option<PathBuf>,
+        file: &ConfigFile,
+    ) -> Result<ConnectSettings, String> {
+        let ssl_mode = match (ssl_mode, &file.ssl_mode) {
+            (Some(m), _) => m,
+            (None, Some(m)) => m.parse()?,
+            (None, None) => SslMode::default(),
+        };
+        Ok(ConnectSettings {
+            dsn: dsn.or_else(|| file.dsn.clone()),
+            defaults_file: defaults_file.or_else(|| file.defaults_file.clone()),
+            ssl_mode,
+            ssl_ca: ssl_ca.or_else(|| file.ssl_ca.clone()),
+        })
+    }
+}
+
 /// The connection options, and the database named (or `percona`).
 pub fn connect_options(s: &ConnectSettings) -> Result<(Opts, String), String> {
     let mut builder = match &s.dsn {

@@ -113,16 +113,8 @@ impl DbArgs {
             Some(p) => ConfigFile::load(p).map_err(anyhow::Error::msg)?,
             None => ConfigFile::default(),
         };
-        let settings = ConnectSettings {
-            dsn: self.dsn.clone().or(file.dsn),
-            defaults_file: self.defaults_file.clone().or(file.defaults_file),
-            ssl_mode: match (&self.ssl_mode, &file.ssl_mode) {
-                (Some(m), _) => *m,
-                (None, Some(m)) => m.parse().map_err(anyhow::Error::msg)?,
-                (None, None) => SslMode::Disabled,
-            },
-            ssl_ca: self.ssl_ca.clone().or(file.ssl_ca),
-        };
+        let settings = ConnectSettings::from_flags_and_file(self.dsn.clone(), self.defaults_file.clone(), self.ssl_mode, self.ssl_ca.clone(), &file)
+            .map_err(anyhow::Error::msg)?;
         if settings.dsn.is_none() && settings.defaults_file.is_none() {
             bail!("no database given: use --dsn, AUDIT_INGEST_DSN, --config or --defaults-file");
         }
