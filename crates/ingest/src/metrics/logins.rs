@@ -106,7 +106,7 @@ impl LoginStats {
                     }
                 }
             }
-            if cfg.privileged.iter().any(|p| *p == l.user) && is_public(&l.ip) {
+            if cfg.privileged.contains(&l.user) && is_public(&l.ip) {
                 self.privileged_public += 1;
                 self.privileged_public_by_account.add(account, max);
             }
