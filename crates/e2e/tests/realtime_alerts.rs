@@ -137,7 +137,6 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 }
 
 #[test]
-#[ignore = "fails: on the attack only the spike and dead-letter templates fire (brute force, probing and login-after-failures do not): issue 12 is open until it passes; run with --ignored"]
 fn alert_templates_and_dashboard_on_victoriametrics() {
     let db = start_server(MariaDb::builder());
     db.create_user("bob", "correct_horse").unwrap();
@@ -173,20 +172,24 @@ fn alert_templates_and_dashboard_on_victoriametrics() {
         (!vm.query(q, now()).is_empty()).then_some(())
     });
     follower.assert_running();
-    let at = now();
-    let fired = firing(&vm, &templates, at);
-    // DEBUG_VM=1 prints what VictoriaMetrics holds and the expressions, for the failure this test shows.
-    if std::env::var_os("DEBUG_VM").is_some() {
-        for q in ["count(audit_ingest_failed_logins_by_account_total{overflow=\"\"})", "count(audit_ingest_failed_logins_by_account_total unless audit_ingest_failed_logins_by_account_total offset 600s)", "count(increase(audit_ingest_failed_logins_by_account_total[600s]))", "count(audit_ingest_failed_logins_by_account_total offset 600s)"] {
-            eprintln!("{q}: {:?}", vm.query(q, at));
+    // A series VictoriaMetrics has just created (the per-client and per-account ones are born with the
+    // attack) answers queries some seconds after the totals that existed before it show the attack
+    // (VictoriaMetrics 1.79, measured here: 6.5 to 7.6 s in three runs). PMM evaluates alert rules
+    // every minute or more, so allow 60 s, and print how long it took.
+    let expected = set(&["audit_ingest_account_probing", "audit_ingest_bruteforce_source", "audit_ingest_dead_letters", "audit_ingest_failed_login_spike", "audit_ingest_login_after_failures"]);
+    let scraped = std::time::Instant::now();
+    let mut fired = BTreeSet::new();
+    let mut at = now();
+    while scraped.elapsed() < Duration::from_secs(60) {
+        at = now();
+        fired = firing(&vm, &templates, at);
+        if fired == expected {
+            break;
         }
-        for (n, e) in &templates { eprintln!("{n}: {e}"); }
+        std::thread::sleep(Duration::from_millis(500));
     }
-    assert_eq!(
-        fired,
-        set(&["audit_ingest_account_probing", "audit_ingest_bruteforce_source", "audit_ingest_dead_letters", "audit_ingest_failed_login_spike", "audit_ingest_login_after_failures"]),
-        "the attack (no public address can log in here, and the ingester runs)"
-    );
+    eprintln!("the attack's templates fired {:?} after VictoriaMetrics held the attack's totals: {fired:?}", scraped.elapsed());
+    assert_eq!(fired, expected, "the attack (no public address can log in here, and the ingester runs), 60 s after it was scraped");
     let server = ingested_server(&db);
     let expr = |name: &str| templates.iter().find(|(n, _)| n == name).unwrap().1.clone();
     let brute = vm.query(&expr("audit_ingest_bruteforce_source"), at);

@@ -122,6 +122,18 @@ impl Collector for Scrape {
     }
 }
 
+/// The exposition of `m` for the source `source` of server `server`, as of Unix time `now`.
+pub fn encode(m: &Metrics, server: &str, source: &str, now: i64) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Scrape::take(m, server, source, now)));
+    let mut out = String::new();
+    // Writing into a String cannot fail; an encoder error would be a bug, shown in the body.
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {
+        out = format!("# encoding failed: {e}\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,16 +150,4 @@ mod tests {
         assert!(!text.lines().any(|l| l.starts_with("fake_metric")), "{text}");
         assert!(!text.contains('\t') && !text.contains('\r') && !text.contains('\u{0}'));
     }
-}
-
-/// The exposition of `m` for the source `source` of server `server`, as of Unix time `now`.
-pub fn encode(m: &Metrics, server: &str, source: &str, now: i64) -> String {
-    let mut registry = Registry::default();
-    registry.register_collector(Box::new(Scrape::take(m, server, source, now)));
-    let mut out = String::new();
-    // Writing into a String cannot fail; an encoder error would be a bug, shown in the body.
-    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {
-        out = format!("# encoding failed: {e}\n");
-    }
-    out
 }
