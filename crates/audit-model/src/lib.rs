@@ -44,5 +44,5 @@ pub use detect::{detect, Detection, DETECT_LIMIT};
 pub use error::{Error, MalformedRecord, Position};
 pub use parser::{parse_all, parser_for, FormatParser, ParseOptions, Step};
 pub use reader::{ReaderOptions, RecordReader, DEFAULT_MAX_RECORD};
-pub use record::{Extras, ExtrasIter, Field, Format, Kind, Record, RecordBuilder, Wrapper};
+pub use record::{Extras, ExtrasIter, Field, Format, Kind, Record, RecordBuilder, UnknownKind, Wrapper};
 pub use time::parse_timestamp;
