@@ -31,6 +31,7 @@ mod detect;
 mod error;
 mod format;
 mod formats;
+mod names;
 mod parser;
 mod percona_json_out;
 mod reader;

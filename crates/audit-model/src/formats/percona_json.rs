@@ -8,6 +8,7 @@ use memchr::{memchr, memmem};
 
 use super::json::{frame_object, int_text, Cursor, Frame};
 use crate::parser::{FormatParser, ParseOptions, Step};
+use crate::names::{self, Value};
 use crate::record::{Field, Format, Record, RecordBuilder};
 use crate::time::parse_timestamp;
 
@@ -137,35 +138,19 @@ pub(crate) fn parse_record(bytes: &[u8], opts: &ParseOptions) -> Result<Record, 
 }
 
 fn member(c: &mut Cursor<'_>, key: &str, b: &mut RecordBuilder) -> Result<(), String> {
-    let field = match key {
-        "name" => Field::Name,
-        "record" => Field::RecordId,
-        "timestamp" => Field::TimestampText,
-        "command_class" => Field::CommandClass,
-        "sqltext" => Field::SqlText,
-        "user" => Field::User,
-        "priv_user" => Field::PrivUser,
-        "os_login" | "os_user" => Field::OsUser,
-        "proxy_user" => Field::ProxyUser,
-        "host" => Field::Host,
-        "ip" => Field::Ip,
-        "db" => Field::Db,
-        "mysql_version" => Field::MysqlVersion,
-        "startup_optionsi" | "startup_options" => Field::StartupOptions,
-        "os_version" => Field::OsVersion,
-        "connection_type" => Field::ConnectionType,
-        "server_id" => Field::ServerId,
-        "connection_id" | "status" => {
+    let field = match names::by_key(key.as_bytes()) {
+        Some(Value::Text(field)) => field,
+        Some(number) => {
             let v = c.value(0)?;
             let text = v.to_text();
-            if key == "status" {
+            if number == Value::Status {
                 b.status(int_text(key, &text)?);
             } else {
                 b.connection_id(int_text(key, &text)?);
             }
             return Ok(());
         }
-        _ => {
+        None => {
             let v = c.value(0)?;
             b.extra(key, v.to_text());
             return Ok(());
@@ -224,57 +209,22 @@ struct Span {
     escaped: bool,
 }
 
-/// What a member's key is to the fast path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Key {
-    Text(Field),
-    ConnectionId,
-    Status,
-}
+/// What a member's key is to the fast path: the field table's value.
+type Key = Value;
 
 /// The key whose text starts at `buf[at]` (the byte after its opening quote) and the offset just past
-/// its closing quote; `None` for a key the fast path leaves to the general one. The plugin's keys are
-/// few and fixed: they are told apart by their first byte and compared whole with their quote, with no
-/// search for the quote.
+/// its closing quote; `None` for a key the fast path leaves to the general one (one not in the field
+/// table, or with an escape).
+#[inline]
 fn key_at(buf: &[u8], at: usize) -> Option<(Key, usize)> {
     let rest = buf.get(at..)?;
-    // Literal patterns, so each comparison is a few word compares rather than a call.
-    macro_rules! first {
-        ($($pat:literal => $key:expr),+) => {{
-            $(if rest.starts_with($pat) { return Some(($key, at + $pat.len())); })+
-            None
-        }};
-    }
-    match rest.first()? {
-        b'n' => first!(b"name\"" => Key::Text(Field::Name)),
-        b'r' => first!(b"record\"" => Key::Text(Field::RecordId)),
-        b't' => first!(b"timestamp\"" => Key::Text(Field::TimestampText)),
-        b'c' => first!(
-            b"command_class\"" => Key::Text(Field::CommandClass),
-            b"connection_id\"" => Key::ConnectionId,
-            b"connection_type\"" => Key::Text(Field::ConnectionType)
-        ),
-        b's' => first!(
-            b"status\"" => Key::Status,
-            b"sqltext\"" => Key::Text(Field::SqlText),
-            b"server_id\"" => Key::Text(Field::ServerId),
-            b"startup_optionsi\"" => Key::Text(Field::StartupOptions),
-            b"startup_options\"" => Key::Text(Field::StartupOptions)
-        ),
-        b'u' => first!(b"user\"" => Key::Text(Field::User)),
-        b'p' => first!(b"priv_user\"" => Key::Text(Field::PrivUser), b"proxy_user\"" => Key::Text(Field::ProxyUser)),
-        b'o' => first!(
-            b"os_login\"" => Key::Text(Field::OsUser),
-            b"os_user\"" => Key::Text(Field::OsUser),
-            b"os_version\"" => Key::Text(Field::OsVersion)
-        ),
-        b'h' => first!(b"host\"" => Key::Text(Field::Host)),
-        b'i' => first!(b"ip\"" => Key::Text(Field::Ip)),
-        b'd' => first!(b"db\"" => Key::Text(Field::Db)),
-        b'm' => first!(b"mysql_version\"" => Key::Text(Field::MysqlVersion)),
-        _ => None,
-    }
+    // The plugin's keys are short: a key longer than the longest is none of them.
+    let q = memchr::memchr(b'"', &rest[..rest.len().min(MAX_KEY + 1)])?;
+    Some((names::by_key(&rest[..q])?, at + q + 1))
 }
+
+/// The longest JSON key in the field table (`startup_optionsi`).
+const MAX_KEY: usize = 16;
 
 /// The closing quote of the string whose text starts at `from`, and whether an escape came first.
 fn string_end(buf: &[u8], from: usize) -> Option<(usize, bool)> {
