@@ -43,7 +43,8 @@ pub mod write;
 
 pub use detect::{detect, Detection, DETECT_LIMIT};
 pub use error::{Error, MalformedRecord, Position};
-pub use parser::{parse_all, parser_for, FormatParser, ParseOptions, Step};
-pub use reader::{ReaderOptions, RecordReader, DEFAULT_MAX_RECORD};
+pub use formats::parser_for;
+pub use parser::{FormatParser, ParseOptions, Step};
+pub use reader::{parse_all, ReaderOptions, RecordReader, DEFAULT_MAX_RECORD};
 pub use record::{Extras, ExtrasIter, Field, Format, Kind, Record, RecordBuilder, UnknownKind, Wrapper};
 pub use time::parse_timestamp;
