@@ -19,7 +19,6 @@
 pub mod checkpoint;
 pub mod config;
 pub mod decode;
-mod discovery;
 pub mod encrypted;
 pub mod filter;
 pub mod follower;
@@ -27,7 +26,6 @@ pub mod identity;
 pub mod known;
 pub mod metrics;
 pub mod pipeline;
-mod plan;
 pub mod sink;
 pub mod sniff;
 mod source;
