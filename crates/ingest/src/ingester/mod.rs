@@ -329,3 +329,37 @@ impl IngesterBuilder {
 fn is_encrypted(path: &std::path::Path) -> bool {
     std::fs::File::open(path).is_ok_and(|f| Encoding::detect(&f).is_ok_and(|e| e == Some(Encoding::Encrypted)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::SinkOptions;
+
+    /// A sink that is never connected to: building checks settings only.
+    fn sink(source: &str) -> Sink {
+        let names = audit_schema::TableNames::new("library_test", "audit_data").unwrap();
+        let server = audit_schema::ServerName::new("db1").unwrap();
+        Sink::new(mysql_async::Opts::from_url("mysql://nobody@127.0.0.1:1/x").unwrap(), SinkOptions::new(names, source, server))
+    }
+
+    #[test]
+    fn out_of_range_settings_are_refused_not_clamped() {
+        let build = |f: fn(IngesterBuilder) -> IngesterBuilder| f(Ingester::builder("/nonexistent/audit.log", sink("s"))).build().err().map(|e| e.to_string());
+        assert_eq!(build(|b| b.batch_rows(0)), Some("batch rows 0: must be from 1 to 10000".into()));
+        assert_eq!(build(|b| b.batch_rows(10_001)), Some("batch rows 10001: must be from 1 to 10000".into()));
+        assert!(build(|b| b.heartbeat(Duration::from_secs(61))).is_some_and(|e| e.starts_with("heartbeat every 61s")));
+        assert!(build(|b| b.heartbeat(Duration::ZERO)).is_some());
+        assert!(build(|b| b.in_flight(0)).is_some());
+        assert_eq!(build(|b| b.batch_rows(10_000).heartbeat(Duration::from_secs(60))), None);
+        let e = Ingester::builder("/nonexistent/audit.log", sink("")).build().err();
+        assert!(matches!(e, Some(IngestError::Config(ConfigError::SourceName(0)))), "{e:?}");
+    }
+
+    #[test]
+    fn a_port_in_use_is_an_error_of_build() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let e = Ingester::builder("/nonexistent/audit.log", sink("s")).metrics_listen(addr).build().err();
+        assert!(matches!(&e, Some(IngestError::Listen { addr: a, .. }) if *a == addr), "{e:?}");
+    }
+}
