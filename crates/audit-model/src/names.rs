@@ -50,6 +50,7 @@ macro_rules! names {
         pub(crate) const ALL: &[Name] = &[$($id),+];
 
         /// The field an XML tag names.
+        #[inline]
         pub(crate) fn by_tag(tag: &[u8]) -> Option<Value> {
             match tag {
                 $($tag => Some($value),)+
@@ -58,6 +59,7 @@ macro_rules! names {
         }
 
         /// The field a JSON key names.
+        #[inline]
         pub(crate) fn by_key(key: &[u8]) -> Option<Value> {
             match key {
                 $($key $(| $alias)* => Some($value),)+

@@ -213,18 +213,49 @@ struct Span {
 type Key = Value;
 
 /// The key whose text starts at `buf[at]` (the byte after its opening quote) and the offset just past
-/// its closing quote; `None` for a key the fast path leaves to the general one (one not in the field
-/// table, or with an escape).
-#[inline]
+/// its closing quote; `None` for a key the fast path leaves to the general one. The plugin's keys are
+/// few and fixed: they are told apart by their first byte and compared whole with their quote, with no
+/// search for the quote. A hand-made copy of the keys of [`names`] for speed (a lookup there costs 12%
+/// more instructions a byte): the test below holds it to that table.
 fn key_at(buf: &[u8], at: usize) -> Option<(Key, usize)> {
     let rest = buf.get(at..)?;
-    // The plugin's keys are short: a key longer than the longest is none of them.
-    let q = memchr::memchr(b'"', &rest[..rest.len().min(MAX_KEY + 1)])?;
-    Some((names::by_key(&rest[..q])?, at + q + 1))
+    // Literal patterns, so each comparison is a few word compares rather than a call.
+    macro_rules! first {
+        ($($pat:literal => $key:expr),+) => {{
+            $(if rest.starts_with($pat) { return Some(($key, at + $pat.len())); })+
+            None
+        }};
+    }
+    match rest.first()? {
+        b'n' => first!(b"name\"" => Key::Text(Field::Name)),
+        b'r' => first!(b"record\"" => Key::Text(Field::RecordId)),
+        b't' => first!(b"timestamp\"" => Key::Text(Field::TimestampText)),
+        b'c' => first!(
+            b"command_class\"" => Key::Text(Field::CommandClass),
+            b"connection_id\"" => Key::ConnectionId,
+            b"connection_type\"" => Key::Text(Field::ConnectionType)
+        ),
+        b's' => first!(
+            b"status\"" => Key::Status,
+            b"sqltext\"" => Key::Text(Field::SqlText),
+            b"server_id\"" => Key::Text(Field::ServerId),
+            b"startup_optionsi\"" => Key::Text(Field::StartupOptions),
+            b"startup_options\"" => Key::Text(Field::StartupOptions)
+        ),
+        b'u' => first!(b"user\"" => Key::Text(Field::User)),
+        b'p' => first!(b"priv_user\"" => Key::Text(Field::PrivUser), b"proxy_user\"" => Key::Text(Field::ProxyUser)),
+        b'o' => first!(
+            b"os_login\"" => Key::Text(Field::OsUser),
+            b"os_user\"" => Key::Text(Field::OsUser),
+            b"os_version\"" => Key::Text(Field::OsVersion)
+        ),
+        b'h' => first!(b"host\"" => Key::Text(Field::Host)),
+        b'i' => first!(b"ip\"" => Key::Text(Field::Ip)),
+        b'd' => first!(b"db\"" => Key::Text(Field::Db)),
+        b'm' => first!(b"mysql_version\"" => Key::Text(Field::MysqlVersion)),
+        _ => None,
+    }
 }
-
-/// The longest JSON key in the field table (`startup_optionsi`).
-const MAX_KEY: usize = 16;
 
 /// The closing quote of the string whose text starts at `from`, and whether an escape came first.
 fn string_end(buf: &[u8], from: usize) -> Option<(usize, bool)> {
@@ -363,4 +394,23 @@ fn scan(buf: &[u8], mut string: impl FnMut(Span)) -> Option<(usize, Option<u64>,
         return None;
     }
     Some((pos + 1, connection_id, status))
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::key_at;
+    use crate::names;
+
+    #[test]
+    fn the_fast_key_path_knows_exactly_the_field_tables_keys() {
+        let mut keys: Vec<&str> = names::ALL.iter().map(|n| n.key).collect();
+        keys.push("startup_options");
+        for key in keys {
+            let quoted = format!("{key}\"");
+            assert_eq!(key_at(quoted.as_bytes(), 0), Some((names::by_key(key.as_bytes()).unwrap(), quoted.len())), "{key}");
+        }
+        for other in ["nam\"", "users\"", "connection\"", "Name\"", "general_data\""] {
+            assert_eq!(key_at(other.as_bytes(), 0), None, "{other}");
+        }
+    }
 }
