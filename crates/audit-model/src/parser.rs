@@ -1,5 +1,7 @@
 //! The pure core every format implements: bytes in, one step out. No I/O, no allocation beyond the
-//! record itself; the reader (and a follower) are adapters over it.
+//! record itself; the reader (and a follower) are adapters over it. Which parser reads which format
+//! is decided in [`crate::formats`] ([`crate::parser_for`]), which depends on this and not the other
+//! way round.
 
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
@@ -72,39 +74,4 @@ pub trait FormatParser: Send + std::fmt::Debug {
     /// The offset (at least 1) of the next place a record could start in `buf`, used to get past bytes
     /// no record can be made of (such as a record larger than the reader's limit).
     fn resync(&self, buf: &[u8]) -> Option<usize>;
-}
-
-/// The parser for a format.
-pub fn parser_for(format: Format, opts: &ParseOptions) -> Box<dyn FormatParser> {
-    use crate::formats;
-    match format {
-        Format::PerconaJson => Box::new(formats::percona_json::PerconaJsonParser::new(opts.clone())),
-        Format::FilterJson => Box::new(formats::filter_json::FilterJsonParser::new(opts.clone())),
-        Format::PerconaOld | Format::PerconaNew | Format::FilterXmlNew | Format::FilterXmlOld => {
-            Box::new(formats::xml::XmlParser::new(format, opts.clone()))
-        }
-        Format::PerconaCsv => Box::new(formats::csv::CsvParser::new(opts.clone())),
-        Format::MariaDb => Box::new(formats::mariadb::MariaDbParser::new(opts.clone())),
-        Format::McAfeeJson => Box::new(formats::mcafee::McAfeeParser),
-        wrapped => Box::new(formats::wrapped::WrappedParser::new(wrapped, opts)),
-    }
-}
-
-/// Parses a whole in-memory input: every record and every error, in order, plus the offset where the
-/// complete part ends. Convenient for tests and small inputs; use [`crate::RecordReader`] for streams.
-pub fn parse_all(
-    format: Format,
-    opts: &ParseOptions,
-    input: &[u8],
-) -> (Vec<Result<Record, crate::MalformedRecord>>, u64) {
-    let mut rdr = crate::RecordReader::new(input, crate::ReaderOptions::new().format(format).parse_options(opts.clone()));
-    let mut out = Vec::new();
-    for item in rdr.by_ref() {
-        match item {
-            Ok(r) => out.push(Ok(r)),
-            Err(crate::Error::Malformed(m)) => out.push(Err(*m)),
-            Err(e) => unreachable!("reading a slice cannot fail: {e}"),
-        }
-    }
-    (out, rdr.complete_offset())
 }

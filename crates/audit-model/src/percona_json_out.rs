@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::record::{Field, Kind, Record};
+use crate::record::{Kind, Record};
 
 /// Which of the plugin's three field lists a record uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,58 +16,16 @@ pub(crate) enum Layout {
     Statement,
 }
 
-/// Where a Percona field's value comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Value {
-    Text(Field),
-    ConnectionId,
-    Status,
-}
-
-/// One field of a layout: its XML name, its JSON key, its value.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PerconaField {
-    #[cfg_attr(not(feature = "writers"), allow(dead_code))]
-    pub(crate) tag: &'static str,
-    pub(crate) key: &'static str,
-    pub(crate) value: Value,
-}
-
-const fn text(tag: &'static str, key: &'static str, field: Field) -> PerconaField {
-    PerconaField { tag, key, value: Value::Text(field) }
-}
-const CONNECTION_ID: PerconaField = PerconaField { tag: "CONNECTION_ID", key: "connection_id", value: Value::ConnectionId };
-const STATUS: PerconaField = PerconaField { tag: "STATUS", key: "status", value: Value::Status };
+pub(crate) use crate::names::{Name as PerconaField, Value};
+use crate::names::{
+    COMMAND_CLASS, CONNECTION_ID, DB, HOST, IP, MYSQL_VERSION, NAME, OS_LOGIN, OS_USER, OS_VERSION, PRIV_USER, PROXY_USER, RECORD, SQLTEXT,
+    STARTUP_OPTIONS, STATUS, TIMESTAMP, USER,
+};
 
 /// The fields after NAME, RECORD and TIMESTAMP, in the plugin's order.
-pub(crate) const START_FIELDS: &[PerconaField] = &[
-    text("MYSQL_VERSION", "mysql_version", Field::MysqlVersion),
-    // The plugin's JSON key is misspelled; readers accept both, writers write what the plugin writes.
-    text("STARTUP_OPTIONS", "startup_optionsi", Field::StartupOptions),
-    text("OS_VERSION", "os_version", Field::OsVersion),
-];
-pub(crate) const CONNECTION_FIELDS: &[PerconaField] = &[
-    CONNECTION_ID,
-    STATUS,
-    text("USER", "user", Field::User),
-    text("PRIV_USER", "priv_user", Field::PrivUser),
-    text("OS_LOGIN", "os_login", Field::OsUser),
-    text("PROXY_USER", "proxy_user", Field::ProxyUser),
-    text("HOST", "host", Field::Host),
-    text("IP", "ip", Field::Ip),
-    text("DB", "db", Field::Db),
-];
-pub(crate) const STATEMENT_FIELDS: &[PerconaField] = &[
-    text("COMMAND_CLASS", "command_class", Field::CommandClass),
-    CONNECTION_ID,
-    STATUS,
-    text("SQLTEXT", "sqltext", Field::SqlText),
-    text("USER", "user", Field::User),
-    text("HOST", "host", Field::Host),
-    text("OS_USER", "os_user", Field::OsUser),
-    text("IP", "ip", Field::Ip),
-    text("DB", "db", Field::Db),
-];
+pub(crate) const START_FIELDS: &[PerconaField] = &[MYSQL_VERSION, STARTUP_OPTIONS, OS_VERSION];
+pub(crate) const CONNECTION_FIELDS: &[PerconaField] = &[CONNECTION_ID, STATUS, USER, PRIV_USER, OS_LOGIN, PROXY_USER, HOST, IP, DB];
+pub(crate) const STATEMENT_FIELDS: &[PerconaField] = &[COMMAND_CLASS, CONNECTION_ID, STATUS, SQLTEXT, USER, HOST, OS_USER, IP, DB];
 
 impl Layout {
     pub(crate) fn of(kind: Kind) -> Layout {
@@ -169,13 +127,17 @@ impl Record {
 
     /// Writes the JSON line with the given timestamp text (writers keep the text as read).
     pub(crate) fn write_percona_json(&self, out: &mut String, timestamp: &str) {
-        out.push_str("{\"audit_record\":{\"name\":\"");
-        escape_json_into(percona_name(self), out);
-        out.push_str("\",\"record\":\"");
-        escape_json_into(self.record_id().unwrap_or(""), out);
-        out.push_str("\",\"timestamp\":\"");
-        escape_json_into(timestamp, out);
-        out.push('"');
+        out.push_str("{\"audit_record\":{");
+        for (i, (name, value)) in [(NAME, percona_name(self)), (RECORD, self.record_id().unwrap_or("")), (TIMESTAMP, timestamp)].into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(name.key);
+            out.push_str("\":\"");
+            escape_json_into(value, out);
+            out.push('"');
+        }
         let mut value = String::new();
         for f in Layout::of(self.kind()).fields() {
             out.push_str(",\"");

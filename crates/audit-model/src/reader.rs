@@ -4,7 +4,8 @@ use std::io::{BufRead, ErrorKind};
 
 use crate::detect::{detect, Detection, DETECT_LIMIT};
 use crate::error::{Error, MalformedRecord, Position};
-use crate::parser::{parser_for, FormatParser, ParseOptions, Step};
+use crate::formats::parser_for;
+use crate::parser::{FormatParser, ParseOptions, Step};
 use crate::record::{Format, Record};
 
 /// The default largest record accepted: 64 MiB (the Percona plugin writes records of 16 MiB and more for
@@ -356,4 +357,23 @@ impl<R: BufRead> Iterator for RecordReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         self.read_record()
     }
+}
+
+/// Parses a whole in-memory input: every record and every error, in order, plus the offset where the
+/// complete part ends. Convenient for tests and small inputs; use [`crate::RecordReader`] for streams.
+pub fn parse_all(
+    format: Format,
+    opts: &ParseOptions,
+    input: &[u8],
+) -> (Vec<Result<Record, MalformedRecord>>, u64) {
+    let mut rdr = RecordReader::new(input, ReaderOptions::new().format(format).parse_options(opts.clone()));
+    let mut out = Vec::new();
+    for item in rdr.by_ref() {
+        match item {
+            Ok(r) => out.push(Ok(r)),
+            Err(Error::Malformed(m)) => out.push(Err(*m)),
+            Err(e) => unreachable!("reading a slice cannot fail: {e}"),
+        }
+    }
+    (out, rdr.complete_offset())
 }

@@ -67,6 +67,20 @@ impl fmt::Display for Kind {
     }
 }
 
+/// A name that is no [`Kind`]'s (see [`Kind::name`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown kind {0:?} (one of: startup, shutdown, connect, proxy_connect, disconnect, change_user, query, table_access, other)")]
+pub struct UnknownKind(pub String);
+
+impl std::str::FromStr for Kind {
+    type Err = UnknownKind;
+
+    /// The inverse of [`Kind::name`]: the lower-case name stored in the `kind` column.
+    fn from_str(s: &str) -> Result<Kind, UnknownKind> {
+        Kind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| UnknownKind(s.to_string()))
+    }
+}
+
 /// The text fields every format may carry. Each is absent (`None`) when the format or record has no such
 /// field, and `Some("")` when it has it empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -536,5 +550,20 @@ impl RecordBuilder {
             self.rec.kind = Record::classify(self.rec.name());
         }
         self.rec
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::Kind;
+
+    #[test]
+    fn every_kind_parses_back_from_its_name_and_nothing_else_does() {
+        for k in Kind::ALL {
+            assert_eq!(k.name().parse::<Kind>(), Ok(k));
+        }
+        let e = "Connect".parse::<Kind>().unwrap_err();
+        assert!(e.to_string().contains("unknown kind \"Connect\""), "{e}");
+        assert!("".parse::<Kind>().is_err());
     }
 }

@@ -8,7 +8,7 @@
 //! the LOAD DATA rows) it:
 //! 1. writes N synthetic Percona JSON records (75% Query, 10% Connect, 10% Quit, 5% failed Connect
 //!    with 1045; about 27% with `'` or `\`, 8% non-ASCII; timestamps over 48 hours) to a temporary file;
-//! 2. (a) backfills the file with the library (`pipeline::run`, exit when caught up, checkpoints
+//! 2. (a) backfills the file with the library (an `Ingester` in one pass, checkpoints
 //!    committed with every batch, the full schema and its indexes) into a fresh database, once per
 //!    load method, each in a child process whose peak resident memory (VmHWM) is reported;
 //!    (b) `LOAD DATA LOCAL INFILE` of the same lines into a one-column table `(audit_record JSON)`;
@@ -35,10 +35,8 @@ use std::time::{Duration, Instant};
 
 use audit_model::{Field, Format, Record};
 use clap::Parser;
-use ingest::follower::FollowOptions;
-use ingest::metrics::Metrics;
-use ingest::pipeline::{self, PipelineOptions};
 use ingest::sink::{LoadMethod, Sink, SinkOptions};
+use ingest::Ingester;
 use mysql_async::prelude::*;
 
 #[derive(Debug, Parser)]
@@ -56,8 +54,9 @@ struct Args {
     /// Rows a batch for the library's backfill (the `--batch-rows` of audit-ingest).
     #[arg(long, default_value_t = 1000)]
     batch_rows: usize,
-    /// Batches the library's reader may queue ahead of its committer (`PipelineOptions::in_flight`).
-    #[arg(long, default_value_t = PipelineOptions::default().in_flight)]
+    /// Batches the library's reader may queue ahead of its committer (`IngesterBuilder::in_flight`;
+    /// the library's default is 1).
+    #[arg(long, default_value_t = 1)]
     in_flight: usize,
     /// Only these parts, comma-separated (`a,b,b2,c,d,e`; default: all).
     #[arg(long, value_delimiter = ',')]
@@ -196,15 +195,14 @@ fn child_backfill(args: &Args, file: &Path) {
     let opts = mysql_async::Opts::from_url(&format!("{}/{db}", server_url(&args.dsn))).unwrap();
     let names = audit_schema::TableNames::new(&db, "audit_data").unwrap();
     let sink = Sink::new(opts, SinkOptions::new(names, "bench", bench_server())).with_load_method(method);
-    let popts = PipelineOptions { exit_when_caught_up: true, batch_rows: args.batch_rows, in_flight: args.in_flight, ..PipelineOptions::default() };
+    let ingester = Ingester::builder(file, sink.clone()).one_pass().batch_rows(args.batch_rows).in_flight(args.in_flight).build().unwrap();
     let rt = new_rt();
     let (summary, secs, used) = rt.block_on(async {
         create_db(&args.dsn, &db).await;
         sink.apply_schema().await.unwrap();
         let used = sink.load_method().await.unwrap();
-        let (_tx, rx) = tokio::sync::watch::channel(false);
         let t = Instant::now();
-        let s = pipeline::run(&sink, file.to_path_buf(), FollowOptions::default(), &popts, Arc::new(Metrics::default()), rx).await.unwrap();
+        let s = ingester.run(std::future::pending()).await.unwrap();
         let secs = t.elapsed().as_secs_f64();
         sink.clone().close().await.unwrap();
         (s, secs, used)
@@ -331,7 +329,7 @@ fn load_data_full_schema(args: &Args, file: &Path, dir: &Path) -> (f64, u16) {
     let tsv_path = dir.join("audit.tsv");
     {
         let mut out = std::io::BufWriter::with_capacity(1 << 20, File::create(&tsv_path).unwrap());
-        let mut follower = ingest::follower::Follower::new(file, None, FollowOptions::default()).unwrap();
+        let mut follower = ingest::follower::Follower::new(file, None, ingest::follower::FollowOptions::default()).unwrap();
         loop {
             let items = follower.poll(10_000).unwrap();
             if items.is_empty() {
@@ -410,7 +408,7 @@ fn follow_latency(args: &Args, dir: &Path, rate: u64, secs: u64) -> Latency {
     let pool = mysql_async::Pool::new(mysql_async::Opts::from_url(&server).unwrap());
     rt.block_on(create_db(&args.dsn, &db));
     // The follower: the daemon's loop on its own thread and runtime (its connections belong to it).
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let follower = {
         let log = log.clone();
@@ -421,7 +419,10 @@ fn follow_latency(args: &Args, dir: &Path, rate: u64, secs: u64) -> Latency {
                 let sink = Sink::new(opts, SinkOptions::new(names, "follow", bench_server()));
                 sink.apply_schema().await.unwrap();
                 ready_tx.send(()).unwrap();
-                let s = pipeline::run(&sink, log, FollowOptions::default(), &PipelineOptions::default(), Arc::new(Metrics::default()), stop_rx).await.unwrap();
+                let stop = async move {
+                    let _ = stop_rx.wait_for(|s| *s).await;
+                };
+                let s = Ingester::builder(log, sink.clone()).build().unwrap().run(stop).await.unwrap();
                 sink.close().await.unwrap();
                 s
             })

@@ -5,16 +5,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use ingest::decode::{Decoder, Encoding};
 use ingest::known::{self, Verdict};
-use ingest::metrics::Metrics;
-use ingest::pipeline;
+use ingest::Summary;
 
-use crate::{decrypt_args, prepare, DbArgs, ReadArgs};
+use crate::{decrypt_args, prepare, DbArgs, Prepared, ReadArgs};
 
 /// Import a log and its rotated files once, oldest first; resumable (it keeps a checkpoint like
 /// follow), and prints a summary. A file whose content is stored already, under whatever name,
@@ -51,27 +49,22 @@ pub async fn run(a: BackfillArgs) -> Result<ExitCode> {
             ingest::decode::decode_file(file, path, &decoder).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         }
     }
-    let mut total = pipeline::Summary::default();
+    let mut total = Summary::default();
     let mut skipped = 0;
-    let mut db_opt = Some(db);
-    let mut opts_for_next = None;
     for (_, path) in &files {
-        let db = match db_opt.take() {
-            Some(d) => d,
-            None => a.db.resolve()?,
-        };
         let mut read = a.read.clone();
         if read.source.is_none() {
             // Keyed by the file's identity, not its name: rotation renames files between runs.
             let meta = std::fs::metadata(path)?;
             read.source = Some(format!("backfill:{}", ingest::identity::FileId::of(&meta).key()));
         }
-        let mut p = prepare(db, &read, path)?;
-        p.sink.ensure_schema(!read.no_create_schema).await?;
+        let Prepared { sink, builder } = prepare(db.clone(), &read, path)?;
+        // The known files are read from the tables, which must be there first.
+        sink.ensure_schema(!read.no_create_schema).await?;
         // Files whose content this one starts with, and that were really read (rows of theirs stored).
         let mut stored = Vec::new();
-        for k in known::matching(path, &decoder, &p.sink.known_files().await?).with_context(|| format!("{}: cannot read", path.display()))? {
-            if p.sink.file_has_rows(&k.file.file.key()).await? {
+        for k in known::matching(path, &decoder, &sink.known_files().await?).with_context(|| format!("{}: cannot read", path.display()))? {
+            if sink.file_has_rows(&k.file.file.key()).await? {
                 stored.push(k);
             }
         }
@@ -79,7 +72,7 @@ pub async fn run(a: BackfillArgs) -> Result<ExitCode> {
             Verdict::All { by } => {
                 eprintln!("{}: skipped: its content is stored already (read by {}, to offset {})", path.display(), by.describe(), by.file.len);
                 skipped += 1;
-                p.sink.close().await?;
+                sink.close().await?;
                 continue;
             }
             Verdict::Partly { by } => {
@@ -87,23 +80,14 @@ pub async fn run(a: BackfillArgs) -> Result<ExitCode> {
             }
             Verdict::New => {}
         }
-        p.follow.known = stored.into_iter().map(|k| k.file).collect();
-        if let Some(f) = opts_for_next.take() {
-            p.follow.format = p.follow.format.or(f);
-        }
-        p.pipeline.exit_when_caught_up = true;
-        p.follow.decoder = decoder.clone();
-        let (_tx, rx) = tokio::sync::watch::channel(false);
-        let s = pipeline::run(&p.sink, path.clone(), p.follow.clone(), &p.pipeline, Arc::new(Metrics::default()), rx).await?;
-        // Read to its end: nobody is to check in for this source any more.
-        p.sink.set_finished(true).await?;
+        let ingester = builder.known_files(stored.into_iter().map(|k| k.file).collect()).decoder(decoder.clone()).one_pass().build().map_err(crate::cli_error)?;
+        let s = ingester.run(std::future::pending()).await.map_err(crate::cli_error)?;
         eprintln!("{}: {}", path.display(), counts(&s));
         total.records += s.records;
         total.replayed += s.replayed;
         total.dead_letters += s.dead_letters;
         total.filtered += s.filtered;
-        opts_for_next = Some(p.follow.format);
-        p.sink.close().await?;
+        sink.close().await?;
     }
     let skipped = if skipped > 0 { format!(" ({skipped} skipped: stored already)") } else { String::new() };
     crate::output::outln!("backfill: {} files{skipped}, {}", files.len(), counts(&total));
@@ -111,6 +95,6 @@ pub async fn run(a: BackfillArgs) -> Result<ExitCode> {
 }
 
 /// `N new records stored, M already stored, ...`: only rows really inserted count as stored.
-fn counts(s: &pipeline::Summary) -> String {
+fn counts(s: &Summary) -> String {
     format!("{} new records stored, {} already stored, {} malformed (dead-lettered), {} filtered", s.records, s.replayed, s.dead_letters, s.filtered)
 }

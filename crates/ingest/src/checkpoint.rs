@@ -31,7 +31,7 @@ pub struct Checkpoint {
     pub offset: u64,
     /// Length and FNV-1a hash of the bytes before `offset` (see [`crate::identity::tail_fingerprint`]);
     /// `None` for a compressed file (its content is checked by `head` and its decoded length).
-    pub tail: Option<(u32, u64)>,
+    pub tail: Option<Fingerprint>,
     /// Fingerprint of the file's first decoded bytes (see [`crate::identity::head_fingerprint`]).
     #[serde(default)]
     pub head: Option<Fingerprint>,

@@ -6,6 +6,45 @@ use std::path::{Path, PathBuf};
 use mysql_async::{Opts, OptsBuilder, SslOpts};
 use serde::Deserialize;
 
+/// A connection setting that cannot be used, naming the file it came from when there is one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// A config or option file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A TOML config file that does not parse, or holds a key it may not.
+    #[error("{}: {reason}", path.display())]
+    ConfigSyntax {
+        /// The file.
+        path: PathBuf,
+        /// What the TOML parser said (line, column, key).
+        reason: String,
+    },
+    /// A line of a MySQL option file's `[client]` section with a value that cannot be used.
+    #[error("{}line {line}: {reason}", path.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default())]
+    OptionFile {
+        /// The file, once known.
+        path: Option<PathBuf>,
+        /// The line, from 1.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An `ssl_mode` that is none of the four.
+    #[error(transparent)]
+    SslMode(#[from] UnknownSslMode),
+    /// A DSN that is no `mysql://` URL.
+    #[error("invalid DSN: {0}")]
+    Dsn(String),
+}
+
 /// The settings a config file may hold (every key optional; command-line flags win).
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,9 +69,9 @@ pub struct ConfigFile {
 
 impl ConfigFile {
     /// Reads a TOML config file.
-    pub fn load(path: &Path) -> Result<ConfigFile, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<ConfigFile, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Io { path: path.to_path_buf(), source })?;
+        toml::from_str(&text).map_err(|e| SettingsError::ConfigSyntax { path: path.to_path_buf(), reason: e.to_string() })
     }
 }
 
@@ -54,7 +93,7 @@ pub struct ClientSection {
 }
 
 /// Parses the `[client]` (and `[audit-ingest]`) sections of a MySQL option file.
-pub fn parse_option_file(text: &str) -> Result<ClientSection, String> {
+pub fn parse_option_file(text: &str) -> Result<ClientSection, SettingsError> {
     let mut out = ClientSection::default();
     let mut in_client = false;
     for (n, raw) in text.lines().enumerate() {
@@ -75,7 +114,10 @@ pub fn parse_option_file(text: &str) -> Result<ClientSection, String> {
             "user" => out.user = Some(value),
             "password" => out.password = Some(value),
             "host" => out.host = Some(value),
-            "port" => out.port = Some(value.parse().map_err(|_| format!("line {}: port is not a number: {value:?}", n + 1))?),
+            "port" => {
+                let reason = format!("port is not a number: {value:?}");
+                out.port = Some(value.parse().map_err(|_| SettingsError::OptionFile { path: None, line: n + 1, reason })?);
+            }
             "socket" => out.socket = Some(value),
             "database" => out.database = Some(value),
             _ => {}
@@ -85,7 +127,7 @@ pub fn parse_option_file(text: &str) -> Result<ClientSection, String> {
 }
 
 /// TLS as the MySQL client's `--ssl-mode` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SslMode {
     /// No TLS.
     #[default]
@@ -98,10 +140,31 @@ pub enum SslMode {
     VerifyIdentity,
 }
 
+impl SslMode {
+    /// Every mode, in `--ssl-mode`'s order.
+    pub const ALL: [SslMode; 4] = [SslMode::Disabled, SslMode::Required, SslMode::VerifyCa, SslMode::VerifyIdentity];
+
+    /// The name the MySQL client gives it: `disabled`, `required`, `verify-ca`, `verify-identity`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SslMode::Disabled => "disabled",
+            SslMode::Required => "required",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyIdentity => "verify-identity",
+        }
+    }
+}
+
+/// A name that is no [`SslMode`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid ssl mode {0:?}: use disabled, required, verify-ca or verify-identity")]
+pub struct UnknownSslMode(pub String);
+
 impl std::str::FromStr for SslMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        <SslMode as clap::ValueEnum>::from_str(s, true)
+    type Err = UnknownSslMode;
+    /// A mode by its name, in any case.
+    fn from_str(s: &str) -> Result<Self, UnknownSslMode> {
+        SslMode::ALL.into_iter().find(|m| m.name().eq_ignore_ascii_case(s)).ok_or_else(|| UnknownSslMode(s.to_string()))
     }
 }
 
@@ -127,7 +190,7 @@ impl ConnectSettings {
         ssl_mode: Option<SslMode>,
         ssl_ca: Option<PathBuf>,
         file: &ConfigFile,
-    ) -> Result<ConnectSettings, String> {
+    ) -> Result<ConnectSettings, SettingsError> {
         let ssl_mode = match (ssl_mode, &file.ssl_mode) {
             (Some(m), _) => m,
             (None, Some(m)) => m.parse()?,
@@ -143,15 +206,18 @@ impl ConnectSettings {
 }
 
 /// The connection options, and the database named (or `percona`).
-pub fn connect_options(s: &ConnectSettings) -> Result<(Opts, String), String> {
+pub fn connect_options(s: &ConnectSettings) -> Result<(Opts, String), SettingsError> {
     let mut builder = match &s.dsn {
-        Some(dsn) => OptsBuilder::from_opts(Opts::from_url(dsn).map_err(|e| format!("invalid DSN: {e}"))?),
+        Some(dsn) => OptsBuilder::from_opts(Opts::from_url(dsn).map_err(|e| SettingsError::Dsn(e.to_string()))?),
         None => OptsBuilder::default().ip_or_hostname("127.0.0.1").user(Some("root")),
     };
     let mut database = s.dsn.as_deref().and_then(|d| Opts::from_url(d).ok()).and_then(|o| o.db_name().map(str::to_string));
     if let Some(path) = &s.defaults_file {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let c = parse_option_file(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Io { path: path.clone(), source })?;
+        let c = parse_option_file(&text).map_err(|e| match e {
+            SettingsError::OptionFile { line, reason, .. } => SettingsError::OptionFile { path: Some(path.clone()), line, reason },
+            e => e,
+        })?;
         if let Some(v) = c.user {
             builder = builder.user(Some(v));
         }

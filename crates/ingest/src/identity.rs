@@ -57,20 +57,46 @@ impl FileId {
 /// How many bytes from the start the content fingerprint covers at most.
 pub const HEAD_LEN: usize = 1024;
 
-/// Length and FNV-1a hash of some bytes.
-pub type Fingerprint = (u32, u64);
+/// What some bytes were, to know them again: their length and FNV-1a hash. Stored in checkpoints as
+/// the JSON array `[length, hash]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Fingerprint(
+    /// How many bytes were hashed (0: none, a fingerprint that says nothing).
+    pub u32,
+    /// Their FNV-1a hash.
+    pub u64,
+);
+
+impl Fingerprint {
+    /// The fingerprint of no bytes, which matches nothing.
+    pub const EMPTY: Fingerprint = Fingerprint(0, 0);
+
+    /// The fingerprint of `bytes` (at most 4 GiB of them are counted).
+    pub fn of(bytes: &[u8]) -> Fingerprint {
+        Fingerprint(bytes.len() as u32, fnv1a(bytes))
+    }
+
+    /// How many bytes were hashed.
+    pub fn len(self) -> usize {
+        self.0 as usize
+    }
+
+    /// Whether no bytes were hashed: such a fingerprint tells no content apart.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
 
 /// The fingerprint of a file's first decoded bytes (up to [`HEAD_LEN`] of them).
 pub fn head_fingerprint(prefix: &[u8]) -> Fingerprint {
-    let p = &prefix[..prefix.len().min(HEAD_LEN)];
-    (p.len() as u32, fnv1a(p))
+    Fingerprint::of(&prefix[..prefix.len().min(HEAD_LEN)])
 }
 
 /// Whether a file whose first decoded bytes are `prefix` has the content `head` was taken of (a file
 /// that grew since keeps its first bytes). An empty head matches nothing: it says nothing.
 pub fn head_matches(head: Fingerprint, prefix: &[u8]) -> bool {
-    let len = head.0 as usize;
-    len > 0 && prefix.len() >= len && fnv1a(&prefix[..len]) == head.1
+    let len = head.len();
+    !head.is_empty() && prefix.len() >= len && fnv1a(&prefix[..len]) == head.1
 }
 
 /// How many bytes before the offset the checkpoint fingerprints.
@@ -81,9 +107,9 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
-/// The fingerprint of the up to [`TAIL_LEN`] bytes before `offset`: `(length, hash)`, or `None` when the
-/// file is shorter than `offset`.
-pub fn tail_fingerprint(file: &File, offset: u64) -> io::Result<Option<(u32, u64)>> {
+/// The fingerprint of the up to [`TAIL_LEN`] bytes before `offset`, or `None` when the file is
+/// shorter than `offset`.
+pub fn tail_fingerprint(file: &File, offset: u64) -> io::Result<Option<Fingerprint>> {
     let len = TAIL_LEN.min(offset);
     let mut buf = vec![0u8; len as usize];
     let mut got = 0usize;
@@ -94,7 +120,7 @@ pub fn tail_fingerprint(file: &File, offset: u64) -> io::Result<Option<(u32, u64
         }
         got += n;
     }
-    Ok(Some((len as u32, fnv1a(&buf))))
+    Ok(Some(Fingerprint::of(&buf)))
 }
 
 /// Opens a path and returns the file with its metadata.

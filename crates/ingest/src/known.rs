@@ -64,7 +64,7 @@ pub fn classify(path: &Path, decoder: &Decoder, known: &[KnownFile]) -> io::Resu
     let Some(by) = known.iter().filter(|k| same_start(k, &file, encoding, &prefix)).max_by_key(|k| k.file.len) else {
         return Ok(Verdict::New);
     };
-    // As the follower decides (crate::plan): the same encoding grown past what was read holds new
+    // As the follower decides (the follower's plan): the same encoding grown past what was read holds new
     // bytes; another encoding of the same content (compressed since) holds nothing new.
     let by = by.clone();
     Ok(if by.file.encoding == encoding && raw_len > by.file.raw_len { Verdict::Partly { by } } else { Verdict::All { by } })

@@ -10,13 +10,12 @@ use anyhow::{bail, Context, Result};
 use audit_model::Kind;
 use clap::{Args, Parser, Subcommand};
 use ingest::config::{connect_options, ConfigFile, ConnectSettings, SslMode};
-use ingest::decode::{Decoder, Encoding};
-use ingest::follower::{FollowOptions, StartAt};
-use ingest::metrics::http::Endpoint;
-use ingest::metrics::{LoginConfig, Metrics};
-use ingest::pipeline::{self, PipelineOptions};
+use ingest::decode::Decoder;
 use ingest::filter::RecordFilter;
+use ingest::follower::StartAt;
+use ingest::metrics::{LoginConfig, Metrics};
 use ingest::sink::{ErrorClass, LoadMethod, SchemaChange, Sink, SinkOptions, WriteMode};
+use ingest::{ConfigError, IngestError, Ingester, IngesterBuilder};
 
 mod backfill_cmd;
 mod decrypt_args;
@@ -76,7 +75,7 @@ struct DbArgs {
     #[arg(long)]
     table: Option<String>,
     /// TLS: disabled, required, verify-ca or verify-identity.
-    #[arg(long)]
+    #[arg(long, ignore_case = true, value_parser = ssl_mode_parser())]
     ssl_mode: Option<SslMode>,
     /// CA certificate for verify-ca and verify-identity.
     #[arg(long)]
@@ -93,6 +92,13 @@ struct DbArgs {
     mode: Option<WriteMode>,
 }
 
+/// `--ssl-mode`: the library's names, listed in `--help`.
+fn ssl_mode_parser() -> impl clap::builder::TypedValueParser<Value = SslMode> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(SslMode::ALL.map(SslMode::name)).try_map(|s| s.parse::<SslMode>())
+}
+
+#[derive(Clone)]
 struct Db {
     opts: mysql_async::Opts,
     names: audit_schema::TableNames,
@@ -110,15 +116,14 @@ impl Db {
 impl DbArgs {
     fn resolve(&self) -> Result<Db> {
         let file = match &self.config {
-            Some(p) => ConfigFile::load(p).map_err(anyhow::Error::msg)?,
+            Some(p) => ConfigFile::load(p)?,
             None => ConfigFile::default(),
         };
-        let settings = ConnectSettings::from_flags_and_file(self.dsn.clone(), self.defaults_file.clone(), self.ssl_mode, self.ssl_ca.clone(), &file)
-            .map_err(anyhow::Error::msg)?;
+        let settings = ConnectSettings::from_flags_and_file(self.dsn.clone(), self.defaults_file.clone(), self.ssl_mode, self.ssl_ca.clone(), &file)?;
         if settings.dsn.is_none() && settings.defaults_file.is_none() {
             bail!("no database given: use --dsn, AUDIT_INGEST_DSN, --config or --defaults-file");
         }
-        let (opts, database) = connect_options(&settings).map_err(anyhow::Error::msg)?;
+        let (opts, database) = connect_options(&settings)?;
         let table = self.table.clone().or(file.table).unwrap_or_else(|| "audit_data".into());
         let names = audit_schema::TableNames::new(&database, &table)?;
         let server = match self.server.clone().or(file.server) {
@@ -370,14 +375,13 @@ async fn status(a: StatusArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The sink of one source, and an ingester's settings from the flags follow and backfill share.
 struct Prepared {
     sink: Sink,
-    follow: FollowOptions,
-    pipeline: PipelineOptions,
+    builder: IngesterBuilder,
 }
 
 fn prepare(db: Db, read: &ReadArgs, path: &std::path::Path) -> Result<Prepared> {
-    let format = read.format.0;
     let tz = match read.time_zone.as_str() {
         "UTC" | "utc" => jiff::tz::TimeZone::UTC,
         "system" | "local" => jiff::tz::TimeZone::try_system()?,
@@ -387,19 +391,21 @@ fn prepare(db: Db, read: &ReadArgs, path: &std::path::Path) -> Result<Prepared> 
         Some(s) => s,
         None => std::path::absolute(path)?.to_string_lossy().into_owned(),
     };
-    if source.is_empty() || source.chars().count() > 128 {
-        bail!("the source name must be 1 to 128 characters");
-    }
-    let kinds = read
-        .kinds
-        .iter()
-        .map(|k| {
-            Kind::ALL
-                .into_iter()
-                .find(|x| x.name() == k)
-                .with_context(|| format!("unknown kind {k:?}"))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let filter = record_filter(read, &db)?;
+    let sink = db.sink(source).with_load_method(read.load_method);
+    let builder = Ingester::builder(path, sink.clone())
+        .format(read.format.0)
+        .time_zone(tz)
+        .filter(filter)
+        .batch_rows(read.batch_rows)
+        .create_schema(!read.no_create_schema);
+    Ok(Prepared { sink, builder })
+}
+
+// ---- The record filter: built here and nowhere else, from --kinds, --exclude-account and
+// ---- --include-self (the ingester's own account is left out unless asked).
+fn record_filter(read: &ReadArgs, db: &Db) -> Result<RecordFilter> {
+    let kinds = read.kinds.iter().map(|k| k.parse::<Kind>()).collect::<Result<Vec<_>, _>>()?;
     let mut exclude: Vec<(String, Option<String>)> = read
         .exclude_accounts
         .iter()
@@ -413,75 +419,55 @@ fn prepare(db: Db, read: &ReadArgs, path: &std::path::Path) -> Result<Prepared> 
             exclude.push((user.to_string(), None));
         }
     }
-    let sink = db.sink(source).with_load_method(read.load_method);
-    let follow = FollowOptions { format, time_zone: Some(tz), ..FollowOptions::default() };
-    let pipeline = PipelineOptions { batch_rows: read.batch_rows.clamp(1, 10_000), filter: RecordFilter { kinds, exclude_accounts: exclude }, ..PipelineOptions::default() };
-    Ok(Prepared { sink, follow, pipeline })
+    Ok(RecordFilter { kinds, exclude_accounts: exclude })
 }
 
-/// A channel that turns true on SIGTERM or SIGINT.
-fn shutdown_signal() -> Result<tokio::sync::watch::Receiver<bool>> {
+/// An ingester's error in the words of the command line: a setting names its flag.
+fn cli_error(e: IngestError) -> anyhow::Error {
+    match e {
+        IngestError::Listen { addr, source } => anyhow::Error::new(source).context(format!("--metrics-listen {addr}: cannot listen")),
+        IngestError::Config(ConfigError::BatchRows(n)) => {
+            anyhow::anyhow!("--batch-rows {n}: must be from {} to {}", ingest::BATCH_ROWS.start(), ingest::BATCH_ROWS.end())
+        }
+        IngestError::Config(ConfigError::Heartbeat(d)) => {
+            anyhow::anyhow!("--heartbeat-secs {}: must be from {} to {}", d.as_secs(), ingest::HEARTBEAT.start().as_secs(), ingest::HEARTBEAT.end().as_secs())
+        }
+        e => e.into(),
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (tx, rx) = tokio::sync::watch::channel(false);
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    tokio::spawn(async move {
+    Ok(async move {
         tokio::select! {
             _ = term.recv() => {}
             _ = int.recv() => {}
         }
-        tracing::info!("stopping: committing what was read");
-        let _ = tx.send(true);
-    });
-    Ok(rx)
+    })
 }
 
 async fn follow(a: FollowArgs) -> Result<ExitCode> {
-    if std::fs::File::open(&a.path).is_ok_and(|f| Encoding::detect(&f).is_ok_and(|e| e == Some(Encoding::Encrypted))) {
-        bail!("{}: encrypted: follow does not read an encrypted live log (its last block is written only when the server closes it); import the rotated .enc files with `audit-ingest backfill`", a.path.display());
-    }
-    // Before anything else: a port in use stops the program instead of leaving a daemon without metrics.
-    let listener = match a.metrics_listen {
-        Some(addr) => Some(ingest::metrics::http::bind(addr).await.with_context(|| format!("--metrics-listen {addr}: cannot listen"))?),
-        None => None,
-    };
     let db = a.db.resolve()?;
-    let mut p = prepare(db, &a.read, &a.path)?;
-    p.follow.start_at = if a.start_at == "end" { StartAt::End } else { StartAt::Beginning };
-    // Rotated `.enc` siblings are read with the password when one is given.
-    p.follow.decoder = Decoder::with_key(a.decrypt.key()?);
-    p.pipeline.heartbeat = Duration::from_secs(a.heartbeat_secs.clamp(1, 60));
-    p.sink.ensure_schema(!a.read.no_create_schema).await?;
-    // Followed again after it finished (a backfill's source): live, so watched for staleness again.
-    p.sink.set_finished(false).await?;
-    let login_config = LoginConfig { max_series: a.metrics_max_accounts as usize, privileged: a.privileged_accounts.clone() };
-    let metrics = Arc::new(Metrics::new(login_config));
-    let shutdown = shutdown_signal()?;
-    if let Some(listener) = listener {
-        let endpoint = Arc::new(Endpoint { metrics: metrics.clone(), server: p.sink.options().server.to_string(), source: p.sink.options().source.clone() });
-        tokio::spawn(async move {
-            if let Err(e) = ingest::metrics::http::serve(listener, endpoint).await {
-                tracing::error!(error = %e, "metrics endpoint failed");
-            }
-        });
+    let Prepared { sink, builder } = prepare(db, &a.read, &a.path)?;
+    let metrics = Arc::new(Metrics::new(LoginConfig { max_series: a.metrics_max_accounts as usize, privileged: a.privileged_accounts.clone() }));
+    let mut builder = builder
+        .start_at(if a.start_at == "end" { StartAt::End } else { StartAt::Beginning })
+        // Rotated `.enc` siblings are read with the password when one is given.
+        .decoder(Decoder::with_key(a.decrypt.key()?))
+        .heartbeat(Duration::from_secs(a.heartbeat_secs))
+        .metrics(metrics);
+    if let Some(addr) = a.metrics_listen {
+        builder = builder.metrics_listen(addr);
     }
     if let Some(keep) = a.retention {
-        let sink = p.sink.clone();
-        tokio::spawn(async move {
-            loop {
-                match sink.enforce_retention(keep, Duration::from_millis(50)).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(rows = n, "retention: deleted old rows"),
-                    Err(e) => tracing::warn!(error = %e, "retention failed; will retry"),
-                }
-                tokio::time::sleep(Duration::from_secs(600)).await;
-            }
-        });
+        builder = builder.retention(keep);
     }
-    let o = p.sink.options();
-    tracing::info!(path = %a.path.display(), server = %o.server, source = %o.source, table = %o.names, database = %p.sink.address(), mode = o.mode.name(), "following");
-    let summary = pipeline::run(&p.sink, a.path.clone(), p.follow, &p.pipeline, metrics, shutdown).await?;
-    tracing::info!(records = summary.records, dead_letters = summary.dead_letters, filtered = summary.filtered, "stopped");
-    p.sink.close().await?;
+    // Built before anything connects: a bad setting or a port in use stops the program here.
+    let ingester = builder.build().map_err(cli_error)?;
+    ingester.run(shutdown_signal()?).await.map_err(cli_error)?;
+    sink.close().await?;
     Ok(ExitCode::SUCCESS)
 }

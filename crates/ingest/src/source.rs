@@ -13,7 +13,7 @@ use audit_model::{ReaderOptions, RecordReader};
 
 use crate::decode::gzip::Progress;
 use crate::decode::{self, Decoder, Encoding};
-use crate::identity::{fnv1a, head_fingerprint, tail_fingerprint, FileId, Fingerprint, HEAD_LEN, TAIL_LEN};
+use crate::identity::{head_fingerprint, tail_fingerprint, FileId, Fingerprint, HEAD_LEN, TAIL_LEN};
 
 /// The first decoded bytes seen, shared with the reader that captures them.
 type Head = Arc<Mutex<Vec<u8>>>;
@@ -159,7 +159,7 @@ fn skip(r: &mut impl Read, n: u64) -> io::Result<(u64, Fingerprint)> {
             tail.drain(..tail.len() - TAIL_LEN as usize);
         }
     }
-    Ok((n - left, (tail.len() as u32, fnv1a(&tail))))
+    Ok((n - left, Fingerprint::of(&tail)))
 }
 
 fn read_full_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {

@@ -9,16 +9,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufReader;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use audit_model::{Field, Format, ReaderOptions, Record, RecordReader};
 use common::TestDb;
 use ingest::config::{connect_options, ConnectSettings};
-use ingest::follower::FollowOptions;
-use ingest::metrics::Metrics;
-use ingest::pipeline::{self, PipelineOptions};
 use ingest::sink::{Sink, SinkOptions};
+use ingest::Ingester;
 
 const HOSTILE: &[&str] = &[
     "'); DROP TABLE audit_data; --",
@@ -114,12 +111,10 @@ fn backfill_json_rows_equal_records() {
     assert_eq!(database, db.name);
     let names = audit_schema::TableNames::new(&database, "audit_data").unwrap();
     let sink = Sink::new(opts, SinkOptions::new(names, "backfill-test", common::server())).with_load_method(common::load_method());
-    let popts = PipelineOptions { exit_when_caught_up: true, batch_rows: 50, ..PipelineOptions::default() };
     let t = Instant::now();
     let summary = db.rt.block_on(async {
         sink.apply_schema().await.unwrap();
-        let (_tx, rx) = tokio::sync::watch::channel(false);
-        let run = pipeline::run(&sink, log.clone(), FollowOptions::default(), &popts, Arc::new(Metrics::default()), rx);
+        let run = Ingester::builder(&log, sink.clone()).one_pass().batch_rows(50).build().unwrap().run(std::future::pending());
         tokio::time::timeout(Duration::from_secs(120), run).await.expect("the pipeline stalled").unwrap()
     });
     eprintln!("backfill of {n} records (one of 16 MiB) took {:?}: {summary:?}", t.elapsed());
@@ -290,11 +285,9 @@ fn sixteen_mib_sqltext_is_stored_byte_exact_with_a_64m_packet() {
     let (opts, database) = connect_options(&ConnectSettings { dsn: Some(db.dsn()), ..Default::default() }).unwrap();
     let names = audit_schema::TableNames::new(&database, "audit_data").unwrap();
     let sink = Sink::new(opts, SinkOptions::new(names, "bigsql", common::server())).with_load_method(common::load_method());
-    let popts = PipelineOptions { exit_when_caught_up: true, ..PipelineOptions::default() };
     let (summary, method) = db.rt.block_on(async {
         sink.apply_schema().await.unwrap();
-        let (_tx, rx) = tokio::sync::watch::channel(false);
-        let run = pipeline::run(&sink, log.clone(), FollowOptions::default(), &popts, Arc::new(Metrics::default()), rx);
+        let run = Ingester::builder(&log, sink.clone()).one_pass().build().unwrap().run(std::future::pending());
         let s = tokio::time::timeout(Duration::from_secs(180), run).await.expect("the pipeline stalled").unwrap();
         (s, sink.load_method().await.unwrap())
     });

@@ -18,10 +18,9 @@ use std::time::{Duration, Instant};
 
 use common::{ids, json_line, TestDb};
 use ingest::config::{connect_options, ConnectSettings};
-use ingest::follower::FollowOptions;
 use ingest::metrics::Metrics;
-use ingest::pipeline::{self, PipelineOptions, Summary};
 use ingest::sink::{Sink, SinkOptions};
+use ingest::{IngesterBuilder, Summary};
 
 /// Offsets where each line of `text` starts.
 fn line_starts(text: &str) -> Vec<u64> {
@@ -62,10 +61,16 @@ fn sink_for(db: &TestDb) -> Sink {
     Sink::new(opts, SinkOptions::new(names, "pipeline-test", common::server())).with_load_method(common::load_method())
 }
 
-/// Runs `pipeline::run` on its own thread and runtime (the sink's pool lives there: mysql_async
-/// runs a pool's recycler on the runtime that first used it), after the schema and the history
-/// triggers are in place; the thread returns its summary.
-fn spawn_pipeline(db: &TestDb, log: &Path, popts: PipelineOptions, metrics: Arc<Metrics>, stop: tokio::sync::watch::Receiver<bool>) -> std::thread::JoinHandle<Summary> {
+/// Runs an ingester set up by `settings` on its own thread and runtime (the sink's pool lives there:
+/// mysql_async runs a pool's recycler on the runtime that first used it), after the schema and the
+/// history triggers are in place, until caught up or `stop` turns true; the thread returns its summary.
+fn spawn_pipeline(
+    db: &TestDb,
+    log: &Path,
+    settings: impl FnOnce(IngesterBuilder) -> IngesterBuilder + Send + 'static,
+    metrics: Arc<Metrics>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> std::thread::JoinHandle<Summary> {
     let sink = sink_for(db);
     let log = log.to_path_buf();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -76,7 +81,10 @@ fn spawn_pipeline(db: &TestDb, log: &Path, popts: PipelineOptions, metrics: Arc<
             sink.apply_schema().await.unwrap();
             ready_tx.send(()).unwrap();
             go_rx.recv().unwrap();
-            let run = pipeline::run(&sink, log, FollowOptions::default(), &popts, metrics, stop);
+            let ingester = settings(ingest::Ingester::builder(log, sink.clone()).metrics(metrics)).build().unwrap();
+            let run = ingester.run(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            });
             let s = tokio::time::timeout(Duration::from_secs(300), run).await.expect("the pipeline stalled").unwrap();
             sink.close().await.unwrap();
             s
@@ -129,7 +137,7 @@ fn killed_connections_mid_backfill_lose_and_repeat_nothing() {
 
     let metrics = Arc::new(Metrics::default());
     // Small batches and a deep queue: many batches are in flight whenever a kill lands.
-    let popts = PipelineOptions { exit_when_caught_up: true, batch_rows: 100, in_flight: 4, max_backoff: Duration::from_millis(200), ..PipelineOptions::default() };
+    let popts = |b: IngesterBuilder| b.one_pass().batch_rows(100).in_flight(4).max_backoff(Duration::from_millis(200));
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let t = Instant::now();
     let run = spawn_pipeline(&db, &log, popts, metrics.clone(), stop_rx);
@@ -152,7 +160,7 @@ fn killed_connections_while_following_appends_lose_and_repeat_nothing() {
     std::fs::write(&log, "").unwrap();
 
     let metrics = Arc::new(Metrics::default());
-    let popts = PipelineOptions { batch_rows: 50, batch_wait: Duration::from_millis(5), in_flight: 2, max_backoff: Duration::from_millis(200), ..PipelineOptions::default() };
+    let popts = |b: IngesterBuilder| b.batch_rows(50).batch_wait(Duration::from_millis(5)).in_flight(2).max_backoff(Duration::from_millis(200));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let run = spawn_pipeline(&db, &log, popts, metrics.clone(), stop_rx);
     // A writer appends 6,000 records in bursts of 20 every 4 ms while the connections are killed.

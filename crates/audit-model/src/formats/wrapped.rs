@@ -18,7 +18,8 @@ use memchr::{memchr, memmem};
 use super::json::{Cursor, JVal};
 use super::mariadb;
 use super::syslog::{self, Stamp};
-use crate::parser::{parser_for, FormatParser, ParseOptions, Step};
+use super::parser_for;
+use crate::parser::{FormatParser, ParseOptions, Step};
 use crate::record::{Field, Format, Record, Wrapper};
 
 #[derive(Debug)]

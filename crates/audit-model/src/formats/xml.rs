@@ -19,6 +19,7 @@ use std::borrow::Cow;
 
 use memchr::{memchr, memmem};
 
+use crate::names::{self, Value};
 use crate::parser::{FormatParser, ParseOptions, Step};
 use crate::record::{Field, Format, Record, RecordBuilder};
 use crate::time::parse_timestamp;
@@ -354,33 +355,8 @@ fn parse_new(buf: &[u8], items: &mut Vec<Item>) -> Result<usize, Fail> {
 /// Names that are always plain text in a record: their text runs up to their own end tag, whatever
 /// it holds (the `Audit` record is not escaped).
 fn is_text_field(name: &[u8]) -> bool {
-    matches!(
-        name,
-        b"NAME"
-            | b"RECORD"
-            | b"RECORD_ID"
-            | b"TIMESTAMP"
-            | b"CONNECTION_ID"
-            | b"STATUS"
-            | b"STATUS_CODE"
-            | b"USER"
-            | b"PRIV_USER"
-            | b"OS_LOGIN"
-            | b"OS_USER"
-            | b"PROXY_USER"
-            | b"HOST"
-            | b"IP"
-            | b"DB"
-            | b"COMMAND_CLASS"
-            | b"SQLTEXT"
-            | b"CONNECTION_TYPE"
-            | b"SERVER_ID"
-            | b"VERSION"
-            | b"MYSQL_VERSION"
-            | b"STARTUP_OPTIONS"
-            | b"OS_VERSION"
-            | b"TABLE"
-    )
+    // Filter XML's names besides the plugin's.
+    names::by_tag(name).is_some() || matches!(name, b"RECORD_ID" | b"STATUS_CODE" | b"VERSION" | b"TABLE")
 }
 
 /// One element starting at `p` (a `<`): its end, name and content.
@@ -541,42 +517,32 @@ fn field(b: &mut RecordBuilder, seen: &mut Seen, name: &[u8], value: &str, has_a
             seen.timestamp = true;
             Field::TimestampText
         }
-        b"CONNECTION_ID" => {
-            match parse_u64(raw) {
-                Ok(id) => {
-                    b.connection_id(id);
+        // The rest of the plugin's names, from the one table readers and writers share.
+        other => match names::by_tag(other) {
+            Some(Value::Text(field)) => field,
+            Some(Value::ConnectionId) => {
+                match parse_u64(raw) {
+                    Ok(id) => {
+                        b.connection_id(id);
+                    }
+                    Err(()) => invalid(seen, "CONNECTION_ID", raw),
                 }
-                Err(()) => invalid(seen, "CONNECTION_ID", raw),
+                return;
             }
-            return;
-        }
-        b"STATUS" => {
-            match parse_i64(raw) {
-                Ok(st) => {
-                    b.status(st);
+            Some(Value::Status) => {
+                match parse_i64(raw) {
+                    Ok(st) => {
+                        b.status(st);
+                    }
+                    Err(()) => invalid(seen, "STATUS", raw),
                 }
-                Err(()) => invalid(seen, "STATUS", raw),
+                return;
             }
-            return;
-        }
-        b"USER" => Field::User,
-        b"PRIV_USER" => Field::PrivUser,
-        b"OS_LOGIN" | b"OS_USER" => Field::OsUser,
-        b"PROXY_USER" => Field::ProxyUser,
-        b"HOST" => Field::Host,
-        b"IP" => Field::Ip,
-        b"DB" => Field::Db,
-        b"COMMAND_CLASS" => Field::CommandClass,
-        b"SQLTEXT" => Field::SqlText,
-        b"CONNECTION_TYPE" => Field::ConnectionType,
-        b"SERVER_ID" => Field::ServerId,
-        b"MYSQL_VERSION" => Field::MysqlVersion,
-        b"STARTUP_OPTIONS" => Field::StartupOptions,
-        b"OS_VERSION" => Field::OsVersion,
-        _ => {
-            b.extra(String::from_utf8_lossy(name), extra_text(value, has_amp));
-            return;
-        }
+            None => {
+                b.extra(String::from_utf8_lossy(name), extra_text(value, has_amp));
+                return;
+            }
+        },
     };
     let _ = b.set_with(slot, |s| {
         push_unescaped(value, s, has_amp);

@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use crate::names::{NAME, RECORD, TIMESTAMP};
 use crate::percona_json_out::{field_text, percona_name, Layout};
 use crate::record::Record;
 
@@ -38,9 +39,9 @@ pub(crate) fn write_new(rec: &Record, out: &mut String) {
 
 /// NAME, RECORD, TIMESTAMP, then the fields of the record's layout, in the plugin's order.
 fn write_fields(rec: &Record, out: &mut String, mut put: impl FnMut(&mut String, &str, &str)) {
-    put(out, "NAME", percona_name(rec));
-    put(out, "RECORD", rec.record_id().unwrap_or(""));
-    put(out, "TIMESTAMP", &super::timestamp_text(rec));
+    put(out, NAME.tag, percona_name(rec));
+    put(out, RECORD.tag, rec.record_id().unwrap_or(""));
+    put(out, TIMESTAMP.tag, &super::timestamp_text(rec));
     let mut value = String::new();
     for f in Layout::of(rec.kind()).fields() {
         value.clear();

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use audit_model::{MalformedRecord, Position};
 
-use super::{io_err, Current, Event, FollowError, Follower, Item};
+use super::discovery::{self, Found};
+use super::plan::{self, Queued, Resume};
+use super::{io_err, Current, Event, FollowError, Follower, Item, Warning};
 use crate::checkpoint::{Checkpoint, DoneFile};
 use crate::decode::Encoding;
-use crate::discovery::{self, Found};
-use crate::identity::{head_matches, FileId};
-use crate::plan::{self, Queued, Resume};
+use crate::identity::{head_matches, FileId, Fingerprint};
 use crate::source::OpenLog;
 
 /// What an account that may not read the log needs.
@@ -38,11 +38,11 @@ impl Follower {
         let finished = self.state.done.iter().any(|d| d.file == ck.file && d.len >= ck.offset);
         let p = plan::plan(Some(&resume), &mut self.state, &found.files);
         if let Some(t) = &p.truncated {
-            self.warnings.push(format!("{}: truncated since the checkpoint (offset {}); its new content is read from the start", t.display(), ck.offset));
+            self.warnings.push(Warning::TruncatedSinceCheckpoint { path: t.clone(), offset: ck.offset });
         }
         if let Some(lost) = p.lost.filter(|_| !finished) {
             self.lost(&lost.path, lost.file, lost.offset, lost.seen_len, "the checkpoint's file is gone (deleted before it was read to its end)");
-            self.state.add_done(DoneFile { file: ck.file, head: ck.head.unwrap_or((0, 0)), len: ck.offset, encoding: ck.encoding.unwrap_or(Encoding::Plain), raw_len: 0, mtime: 0 });
+            self.state.add_done(DoneFile { file: ck.file, head: ck.head.unwrap_or(Fingerprint::EMPTY), len: ck.offset, encoding: ck.encoding.unwrap_or(Encoding::Plain), raw_len: 0, mtime: 0 });
             self.finished = Some(ck.clone());
         }
         self.queue.extend(p.queue);
@@ -50,11 +50,11 @@ impl Follower {
 
     /// Reports bytes that cannot be read any more: a gap item when their number is known, a warning
     /// when it is not.
-    pub(super) fn lost(&mut self, path: &Path, file: FileId, offset: u64, seen_len: u64, why: &str) {
+    pub(super) fn lost(&mut self, path: &Path, file: FileId, offset: u64, seen_len: u64, why: &'static str) {
         let len = seen_len.saturating_sub(offset);
         tracing::error!(path = %path.display(), file_id = %file.key(), offset, lost_bytes = len, "{why}");
         if len == 0 {
-            self.warnings.push(format!("{}: {why} after offset {offset}; records written to it after that, if any, are lost", path.display()));
+            self.warnings.push(Warning::LostAfter { path: path.to_path_buf(), offset, why });
             return;
         }
         let m = MalformedRecord {
@@ -147,9 +147,9 @@ impl Follower {
                 if let Some(len) = q.seen_len {
                     self.lost(&q.path, q.id, q.offset, len, "rotated file gone before it was read to its end");
                 } else {
-                    self.warnings.push(format!("{}: gone before it could be read", q.path.display()));
+                    self.warnings.push(Warning::Gone { path: q.path.clone() });
                 }
-                self.state.add_done(DoneFile { file: q.id, head: q.head.unwrap_or((0, 0)), len: q.offset, encoding: Encoding::Plain, raw_len: 0, mtime: 0 });
+                self.state.add_done(DoneFile { file: q.id, head: q.head.unwrap_or(Fingerprint::EMPTY), len: q.offset, encoding: Encoding::Plain, raw_len: 0, mtime: 0 });
                 return Ok(Opened::Gone);
             }
             Err((p, e)) => {
@@ -171,8 +171,8 @@ impl Follower {
                 Ok(Opened::Yes)
             }
             Ok(None) => {
-                self.warnings.push(format!("{}: holds fewer than the {offset} decoded bytes already read; nothing more read from it", path.display()));
-                self.state.add_done(DoneFile { file: q.id, head: q.head.unwrap_or((0, 0)), len: q.offset, encoding: Encoding::Gzip, raw_len: u64::MAX, mtime: 0 });
+                self.warnings.push(Warning::Shorter { path: path.clone(), offset });
+                self.state.add_done(DoneFile { file: q.id, head: q.head.unwrap_or(Fingerprint::EMPTY), len: q.offset, encoding: Encoding::Gzip, raw_len: u64::MAX, mtime: 0 });
                 Ok(Opened::Gone)
             }
             Err(e) => Err(io_err(&path)(e)),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::checkpoint::{Checkpoint, DoneFile};
 use crate::decode::Encoding;
-use crate::discovery::Candidate;
+use super::discovery::Candidate;
 use crate::identity::{head_matches, tail_fingerprint, FileId, Fingerprint};
 
 /// A file to read.
@@ -46,7 +46,7 @@ impl Resume {
 
     /// Whether `c` holds this content up to the offset.
     pub(crate) fn holds(&self, c: &Candidate) -> bool {
-        if let Some(h) = self.head.filter(|h| h.0 > 0) {
+        if let Some(h) = self.head.filter(|h| !h.is_empty()) {
             if !head_matches(h, &c.prefix) {
                 return false;
             }
@@ -60,7 +60,7 @@ impl Resume {
                 c.meta.len() >= self.offset && self.tail.is_none_or(|t| File::open(&c.path).ok().and_then(|f| tail_fingerprint(&f, self.offset).ok().flatten()) == Some(t))
             }
             // Checked by its decoded length when it is opened.
-            _ => self.head.is_some_and(|h| h.0 > 0) || self.file.same_inode(&c.id),
+            _ => self.head.is_some_and(|h| !h.is_empty()) || self.file.same_inode(&c.id),
         }
     }
 }
@@ -104,7 +104,7 @@ pub(crate) fn plan(resume: Option<&Resume>, state: &mut Checkpoint, cands: &[Can
         if used[i] {
             continue;
         }
-        let done = state.done.iter().find(|d| head_matches(d.head, &c.prefix) || (d.head.0 == 0 && d.len == 0 && d.file.same_inode(&c.id)));
+        let done = state.done.iter().find(|d| head_matches(d.head, &c.prefix) || (d.head.is_empty() && d.len == 0 && d.file.same_inode(&c.id)));
         if let Some(d) = done {
             // Bytes added after it was finished (a late write through a descriptor the server still
             // held): read them under the same identity. Another encoding of the same content (the
