@@ -20,6 +20,7 @@ use ingest::sink::{ErrorClass, LoadMethod, SchemaChange, Sink, SinkOptions, Writ
 
 mod backfill_cmd;
 mod decrypt_args;
+mod doctor_cmd;
 mod errors;
 mod format_arg;
 mod output;
@@ -55,6 +56,7 @@ enum Command {
     Follow(FollowArgs),
     Backfill(backfill_cmd::BackfillArgs),
     Sources(sources_cmd::SourcesArgs),
+    Doctor(doctor_cmd::DoctorArgs),
     Schema(SchemaArgs),
     Status(StatusArgs),
 }
@@ -288,6 +290,7 @@ async fn run(cmd: Command) -> Result<ExitCode> {
         Command::Follow(a) => follow(a).await,
         Command::Backfill(a) => backfill_cmd::run(a).await,
         Command::Sources(a) => sources_cmd::run(a).await,
+        Command::Doctor(a) => doctor_cmd::run(a).await,
     }
 }
 
