@@ -24,6 +24,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use audit_schema::TableNames;
+use check_gen::file_version::FileVersion;
 use check_gen::render::{Layout, Renderer, SqlOptions};
 use check_gen::runner::AGENT_PREFIX;
 use mysql_async::prelude::*;
@@ -245,10 +246,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // METRICS_INSTANT checks query VictoriaMetrics, not this table.
     for spec in specs.iter().filter(|s| s.query_type == check_gen::spec::QueryType::MysqlSelect) {
-        let typed = renderer.check(spec, &SqlOptions { names: names.clone(), layout: Layout::Typed }, 2)?;
+        let typed = renderer.check(spec, &SqlOptions { names: names.clone(), layout: Layout::Typed }, FileVersion::V2)?;
         let (t, n) = time_query(&mut conn, &typed.query, 5).await?;
         if with_json {
-            let json = renderer.check(spec, &SqlOptions { names: names.clone(), layout: Layout::Json }, 2)?;
+            let json = renderer.check(spec, &SqlOptions { names: names.clone(), layout: Layout::Json }, FileVersion::V2)?;
             let (j, _) = time_query(&mut conn, &json.query, 1).await?;
             println!(
                 "| `{}` | {n} | {:.1} ms | {:.1} ms | {:.0}x |",

@@ -1,22 +1,30 @@
 //! check-gen: PMM advisor checks over the audit table, rendered from templates, validated with PMM's own
 //! rules, and runnable (on fixtures or on a live server) before they are copied into pmm-server.
 //!
-//! One module a concern: [`spec`] reads the check specs, [`render`] turns them into SQL and check files,
-//! [`validate`] applies PMM's parser rules to any check file, [`script`] runs check scripts with PMM's
-//! Starlark dialect, [`runner`] runs checks against a server the way pmm-agent does. [`alerts`] and
-//! [`dashboard`] give the real-time side: PMM alert rule templates and a Grafana dashboard on
-//! audit-ingest's metrics.
+//! One module a concern: [`spec`] reads the check specs, [`render`] turns them into SQL and check files
+//! (of a [`file_version::FileVersion`]), [`validate`] applies PMM's parser rules to any check file.
+//! [`alerts`] and [`dashboard`] give the real-time side: PMM alert rule templates and a Grafana
+//! dashboard on audit-ingest's metrics. These need no optional feature: rendering and validating build
+//! quickly.
+//!
+//! Behind features: `starlark` gives `script` (check scripts with PMM's Starlark dialect); `test`
+//! adds `fixtures` (`check-gen test`: scripts on their fixtures); `run` adds `runner`
+//! (checks against a server the way pmm-agent runs them); `deploy` adds `deploy` (PMM's advisor API).
 
 pub mod alerts;
 pub mod cells;
 pub mod dashboard;
 #[cfg(feature = "deploy")]
 pub mod deploy;
+pub mod file_version;
+#[cfg(feature = "test")]
+pub mod fixtures;
 pub mod pmm_release;
 pub mod render;
+#[cfg(feature = "run")]
+pub mod runner;
 #[cfg(feature = "starlark")]
 pub mod script;
-pub mod runner;
 pub mod spec;
 pub mod untrusted;
 pub mod validate;

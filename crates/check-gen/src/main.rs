@@ -7,7 +7,12 @@ use anyhow::{bail, Context, Result};
 use audit_schema::TableNames;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+#[cfg(feature = "run")]
 use check_gen::cells::Alert;
+#[cfg(feature = "deploy")]
+use check_gen::file_version::FileVersion;
+#[cfg(feature = "run")]
+use check_gen::runner::Progress;
 use check_gen::render::{Layout, Renderer, SqlOptions, Target};
 use check_gen::spec::{self, CheckSpec};
 use check_gen::validate;
@@ -92,11 +97,11 @@ enum Command {
         pmm_version: Option<check_gen::pmm_release::PmmVersion>,
     },
     /// Run every check's script on its fixtures with PMM's Starlark dialect; print what print() said.
-    /// Exits 1 if any fixture gives other alerts than it expects.
+    /// Exits 1 if any fixture gives other alerts than it expects. Needs the `test` feature.
     #[command(after_help = TEST_EXAMPLES)]
     Test,
     /// Run the checks against a server as pmm-agent does and print the alerts.
-    /// Exits 0 whether or not there are alerts, non-zero on any error.
+    /// Exits 0 whether or not there are alerts, non-zero on any error. Needs the `run` feature.
     #[command(after_help = RUN_EXAMPLES)]
     Run {
         #[command(flatten)]
@@ -111,7 +116,8 @@ enum Command {
     },
     /// Create or update the checks in PMM's database through its advisor check API, as `custom_NAME`
     /// (PMM reserves that prefix for user checks). Only PMM builds with that API have it: no release
-    /// up to 3.10 does (docs/pmm-releases.md); for them, render files instead.
+    /// up to 3.10 does (docs/pmm-releases.md); for them, render files instead. Needs the `deploy`
+    /// feature.
     #[command(after_help = DEPLOY_EXAMPLES)]
     Deploy {
         /// The PMM server, e.g. https://pmm.example.com
@@ -218,6 +224,7 @@ Examples:
 /// Where the monitored server is: the same ways audit-ingest takes (a DSN, its TOML config file, a
 /// MySQL option file), so one file serves both.
 #[derive(Debug, Args)]
+#[cfg_attr(not(feature = "run"), allow(dead_code))] // parsed, then refused: run is not built
 struct ConnectArgs {
     /// mysql://user:password@host:port/ of the monitored server.
     #[arg(long, env = "CHECK_GEN_DSN", hide_env_values = true)]
@@ -230,21 +237,32 @@ struct ConnectArgs {
     defaults_file: Option<PathBuf>,
 }
 
+#[cfg(feature = "run")]
 impl ConnectArgs {
     /// The connection options: flags first, then the config file's.
     fn resolve(&self) -> Result<mysql_async::Opts> {
-        use ingest::config::{connect_options, ConfigFile, ConnectSettings};
+        use connect_config::{connect_options, ConfigFile, ConnectSettings};
         let file = match &self.config {
-            Some(p) => ConfigFile::load(p).map_err(anyhow::Error::msg)?,
+            Some(p) => ConfigFile::load(p)?,
             None => ConfigFile::default(),
         };
-        let settings = ConnectSettings::from_flags_and_file(self.dsn.clone(), self.defaults_file.clone(), None, None, &file)
-            .map_err(anyhow::Error::msg)?;
+        let settings = ConnectSettings::from_flags_and_file(self.dsn.clone(), self.defaults_file.clone(), None, None, &file)?;
         if settings.dsn.is_none() && settings.defaults_file.is_none() {
             bail!("no server given: use --dsn, CHECK_GEN_DSN, --config or --defaults-file");
         }
-        Ok(connect_options(&settings).map_err(anyhow::Error::msg)?.0)
+        Ok(connect_options(&settings)?.0)
     }
+}
+
+/// A subcommand left out of this build: which feature brings it, and how to build with it.
+#[cfg(not(all(feature = "test", feature = "run", feature = "deploy")))]
+fn not_built(command: &str, feature: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "`check-gen {command}` is not in this build: it needs the `{feature}` feature (left out by default to keep \
+         the build of render and validate quick). Rebuild with it:\n  \
+         cargo run -p check-gen --features {feature} -- {command} ...\n\
+         or install every subcommand: cargo install --path crates/check-gen --features full"
+    )
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -317,86 +335,42 @@ fn validate_files(files: &[PathBuf], pmm: Option<check_gen::pmm_release::PmmVers
     Ok(ExitCode::from(if errors > 0 { 1 } else { 3 }))
 }
 
-#[cfg(feature = "starlark")]
+#[cfg(feature = "test")]
 fn test_fixtures(s: &Setup) -> Result<bool> {
-    let mut passed = 0;
-    let mut failed = 0;
-    for spec in &s.specs {
-        for fx in &spec.fixtures {
-            let script = s.renderer.script(spec, &spec.params_with(&fx.parameters), 2)?;
-            let outcome = check_gen::script::run(&script, &[fx.rows()], 2);
-            let verdict = match &outcome.result {
-                Err(e) => Err(e.to_string()),
-                Ok(alerts) => compare(alerts, &fx.expected),
-            };
-            match &verdict {
-                Ok(()) => {
-                    passed += 1;
-                    println!("ok   {} / {}", spec.name, fx.name);
-                }
-                Err(why) => {
-                    failed += 1;
-                    println!("FAIL {} / {}: {why}", spec.name, fx.name);
-                }
-            }
-            for line in &outcome.printed {
-                println!("     print: {line}");
-            }
+    let runs = check_gen::fixtures::run_all(&s.renderer, &s.specs)?;
+    let failed = runs.iter().filter(|r| r.verdict.is_err()).count();
+    let mut out = std::io::stdout().lock();
+    for r in &runs {
+        match &r.verdict {
+            Ok(()) => writeln!(out, "ok   {} / {}", r.check, r.fixture)?,
+            Err(why) => writeln!(out, "FAIL {} / {}: {why}", r.check, r.fixture)?,
+        }
+        for line in &r.printed {
+            writeln!(out, "     print: {line}")?;
         }
     }
-    println!("{passed} passed, {failed} failed");
+    writeln!(out, "{} passed, {failed} failed", runs.len() - failed)?;
     Ok(failed == 0)
 }
 
-#[cfg(feature = "starlark")]
-fn compare(got: &[Alert], want: &[check_gen::spec::ExpectedAlert]) -> std::result::Result<(), String> {
-    if got.len() != want.len() {
-        return Err(format!("expected {} alert(s), got {}: {got:#?}", want.len(), got.len()));
-    }
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        let mut diffs = Vec::new();
-        if g.summary != w.summary {
-            diffs.push(format!("summary {:?} != {:?}", g.summary, w.summary));
-        }
-        if g.severity != w.severity {
-            diffs.push(format!("severity {:?} != {:?}", g.severity, w.severity));
-        }
-        if let Some(d) = w.description.as_ref().filter(|d| **d != g.description) {
-            diffs.push(format!("description {:?} != {d:?}", g.description));
-        }
-        if let Some(l) = w.labels.as_ref().filter(|l| **l != g.labels) {
-            diffs.push(format!("labels {:?} != {l:?}", g.labels));
-        }
-        if !diffs.is_empty() {
-            return Err(format!("alert {i}: {}", diffs.join("; ")));
-        }
-    }
-    Ok(())
-}
-
-#[cfg(feature = "starlark")]
+#[cfg(feature = "run")]
 fn run_checks(s: &Setup, connect: &ConnectArgs, format: Format, parse_time: bool) -> Result<()> {
     let opts = connect.resolve()?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let mut alerts: Vec<Alert> = Vec::new();
-    rt.block_on(async {
+    let alerts = rt.block_on(async {
         let mut target = check_gen::runner::Target::connect_opts(opts).await?;
-        for spec in &s.specs {
-            if spec.query_type != check_gen::spec::QueryType::MysqlSelect {
-                eprintln!("{}: skipped: it queries PMM's metrics ({}), which pmm-managed runs", spec.name, spec.query_type.pmm_name());
-                continue;
-            }
-            let c = s.renderer.check(spec, &s.sql, 2)?;
-            let rows = target.select(&c.name, &c.query, parse_time).await?;
-            let outcome = check_gen::script::run(&c.script, &[rows], 2);
-            for line in &outcome.printed {
-                eprintln!("{}: print: {}", c.name, check_gen::untrusted::escape(line, check_gen::untrusted::MAX_VALUE_CHARS));
-            }
-            let found = outcome.result.with_context(|| format!("check {}", c.name))?;
-            alerts.extend(found.into_iter().map(|a| Alert { check: c.name.clone(), ..a }));
-        }
+        let alerts = target
+            .run_checks(&s.renderer, &s.specs, &s.sql, parse_time, |p| match p {
+                Progress::Skipped { check, query_type } => {
+                    eprintln!("{check}: skipped: it queries PMM's metrics ({}), which pmm-managed runs", query_type.pmm_name());
+                }
+                Progress::Printed { check, line } => {
+                    eprintln!("{check}: print: {}", check_gen::untrusted::escape(line, check_gen::untrusted::MAX_VALUE_CHARS));
+                }
+            })
+            .await?;
         target.disconnect().await?;
-        anyhow::Ok(())
+        anyhow::Ok(alerts)
     })?;
     // Alert values come from whoever attempted a login: escaped and bounded (check_gen::untrusted).
     let mut out = std::io::stdout().lock();
@@ -440,15 +414,19 @@ fn real_main() -> Result<ExitCode> {
         Some(Command::Validate { files, pmm_version }) => return validate_files(files, *pmm_version),
         Some(Command::Alerts(args)) => return realtime_cmd::alerts(args, cli.common.templates.as_deref()).map(exit_ok),
         Some(Command::Dashboard(args)) => realtime_cmd::dashboard(args, cli.common.templates.as_deref())?,
-        #[cfg(feature = "starlark")]
+        #[cfg(feature = "test")]
         Some(Command::Test) => return test_fixtures(&s).map(exit_ok),
-        #[cfg(feature = "starlark")]
+        #[cfg(not(feature = "test"))]
+        Some(Command::Test) => return Err(not_built("test", "test")),
+        #[cfg(feature = "run")]
         Some(Command::Run { connect, format, parse_time }) => run_checks(&s, connect, *format, *parse_time)?,
+        #[cfg(not(feature = "run"))]
+        Some(Command::Run { .. }) => return Err(not_built("run", "run")),
         #[cfg(feature = "deploy")]
         Some(Command::Deploy { pmm_url, token_file, category }) => {
             use check_gen::deploy;
             let token = deploy::read_token(token_file.as_deref()).map_err(anyhow::Error::msg)?;
-            let checks = s.specs.iter().map(|spec| s.renderer.check(spec, &s.sql, 2).map(|c| deploy::api_check(&c, category))).collect::<Result<Vec<_>, _>>()?;
+            let checks = s.specs.iter().map(|spec| s.renderer.check(spec, &s.sql, FileVersion::V2).map(|c| deploy::api_check(&c, category))).collect::<Result<Vec<_>, _>>()?;
             for outcome in deploy::Client::new(pmm_url, &token).deploy(&checks)? {
                 match outcome {
                     deploy::Outcome::Created(n) => println!("created {n}"),
@@ -457,9 +435,7 @@ fn real_main() -> Result<ExitCode> {
             }
         }
         #[cfg(not(feature = "deploy"))]
-        Some(Command::Deploy { .. }) => bail!("built without the deploy feature"),
-        #[cfg(not(feature = "starlark"))]
-        Some(Command::Test | Command::Run { .. }) => bail!("built without the starlark feature"),
+        Some(Command::Deploy { .. }) => return Err(not_built("deploy", "deploy")),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@ use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::embedded;
+use crate::file_version::FileVersion;
 use crate::spec::{CheckSpec, QueryType};
 
 /// Rendering failed.
@@ -63,6 +64,16 @@ pub enum Target {
     Bundled,
     /// One version 1 file with `tiers` and a `check(rows)` shim, for PMM 2.9 to 2.35.
     Legacy,
+}
+
+impl Target {
+    /// The version of the checks in the target's files.
+    pub fn file_version(self) -> FileVersion {
+        match self {
+            Target::Legacy => FileVersion::V1,
+            Target::DevFile | Target::Bundled => FileVersion::V2,
+        }
+    }
 }
 
 /// The advisor that bundled checks belong to.
@@ -286,19 +297,19 @@ impl Renderer {
         Ok(sql)
     }
 
-    /// The check's script for a file version (1 or 2) with the given parameters: the spec's
+    /// The check's script for a file version with the given parameters: the spec's
     /// `alerts(rows, context)`, the shared helpers of `scripts/helpers.star.j2` and the entry point(s)
     /// of `scripts/entry.star.j2`.
     pub fn script(
         &self,
         spec: &CheckSpec,
         params: &BTreeMap<String, Value>,
-        version: u8,
+        version: FileVersion,
     ) -> Result<String, RenderError> {
         let ctx = minijinja::context! {
             params => params,
             check => minijinja::context! { name => spec.name, severity => spec.severity, read_more_url => spec.read_more_url },
-            version => version,
+            version => version.number(),
         };
         let body = self.render(&spec.name, &spec.script, ctx.clone())?;
         let helpers = self.render(&spec.name, "scripts/helpers.star.j2", ctx.clone())?;
@@ -314,7 +325,7 @@ impl Renderer {
     }
 
     /// The check ready for a target file of the given version.
-    pub fn check(&self, spec: &CheckSpec, opts: &SqlOptions, version: u8) -> Result<RenderedCheck, RenderError> {
+    pub fn check(&self, spec: &CheckSpec, opts: &SqlOptions, version: FileVersion) -> Result<RenderedCheck, RenderError> {
         let (sql, query) = match spec.query_type {
             QueryType::MysqlSelect => {
                 let sql = self.sql(spec, opts)?;
@@ -360,9 +371,9 @@ impl Renderer {
         pmm: &crate::pmm_release::Profile,
     ) -> Result<Vec<(PathBuf, String)>, RenderError> {
         let ext = pmm.bundled.map(|b| b.extension).unwrap_or("yaml");
-        let version = if target == Target::Legacy { 1 } else { 2 };
+        let version = target.file_version();
         // Version 1 files run SQL only: metrics checks need version 2 (PMM 2.36+).
-        let specs: Vec<&CheckSpec> = specs.iter().filter(|s| version == 2 || s.query_type == QueryType::MysqlSelect).collect();
+        let specs: Vec<&CheckSpec> = specs.iter().filter(|s| version == FileVersion::V2 || s.query_type == QueryType::MysqlSelect).collect();
         let checks = specs.iter().map(|s| self.check(s, opts, version)).collect::<Result<Vec<_>, _>>()?;
         let names = minijinja::context! { database => opts.names.database(), table => opts.names.table() };
         let pmm_ctx = minijinja::context! {

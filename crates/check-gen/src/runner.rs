@@ -6,7 +6,11 @@ use mysql_async::consts::ColumnType;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Column, Conn, Opts, Value};
 
-use crate::cells::{Cell, Row};
+use crate::cells::{Alert, Cell, Row};
+use crate::file_version::FileVersion;
+use crate::render::{RenderError, Renderer, SqlOptions};
+use crate::script::{self, ScriptError};
+use crate::spec::{CheckSpec, QueryType};
 
 /// pmm-agent waits this long for a query result.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -21,7 +25,7 @@ pub enum RunError {
     #[error("invalid DSN: {0}")]
     Dsn(#[source] mysql_async::UrlError),
     /// Connecting failed. The driver's error is shown, not chained: its text would repeat.
-    #[error("{server}: {}", ingest::sink::said_once(&error.to_string()))]
+    #[error("{server}: {}", connect_config::said_once(&error.to_string()))]
     Connect {
         /// `host:port`.
         server: String,
@@ -41,6 +45,44 @@ pub enum RunError {
     Timeout {
         /// The check.
         check: String,
+    },
+}
+
+/// `check-gen run` failed: nothing after the failing check ran.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckRunError {
+    /// A check could not be rendered.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The server refused, failed or timed out.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// A check's script failed on the server's rows.
+    #[error("check {check}: {source}")]
+    Script {
+        /// The check.
+        check: String,
+        /// Why.
+        source: ScriptError,
+    },
+}
+
+/// What happens while the checks run, in order, for the caller to show.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// A check queries PMM's metrics, which pmm-managed (not pmm-agent) runs: not run here.
+    Skipped {
+        /// The check.
+        check: &'a str,
+        /// Its query type.
+        query_type: QueryType,
+    },
+    /// A script called `print()` (the text is the script's, unescaped).
+    Printed {
+        /// The check.
+        check: &'a str,
+        /// The line.
+        line: &'a str,
     },
 }
 
@@ -141,6 +183,34 @@ impl Target {
                     .collect()
             })
             .collect())
+    }
+
+    /// Runs the checks as pmm-agent does (version 2 scripts on the rows of their MYSQL_SELECT query) and
+    /// returns their alerts, each with its check's name; `progress` hears of skipped checks and prints.
+    pub async fn run_checks(
+        &mut self,
+        renderer: &Renderer,
+        specs: &[CheckSpec],
+        sql: &SqlOptions,
+        parse_time: bool,
+        mut progress: impl FnMut(Progress<'_>),
+    ) -> Result<Vec<Alert>, CheckRunError> {
+        let mut alerts = Vec::new();
+        for spec in specs {
+            if spec.query_type != QueryType::MysqlSelect {
+                progress(Progress::Skipped { check: &spec.name, query_type: spec.query_type });
+                continue;
+            }
+            let c = renderer.check(spec, sql, FileVersion::V2)?;
+            let rows = self.select(&c.name, &c.query, parse_time).await?;
+            let outcome = script::run(&c.script, &[rows], FileVersion::V2);
+            for line in &outcome.printed {
+                progress(Progress::Printed { check: &c.name, line });
+            }
+            let found = outcome.result.map_err(|source| CheckRunError::Script { check: c.name.clone(), source })?;
+            alerts.extend(found.into_iter().map(|a| Alert { check: c.name.clone(), ..a }));
+        }
+        Ok(alerts)
     }
 
     /// Closes the connection cleanly.

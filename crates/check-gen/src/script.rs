@@ -18,6 +18,7 @@ use starlark::values::{FrozenValue, Heap, Value};
 use starlark::PrintHandler;
 
 use crate::cells::{Alert, Cell, Row};
+use crate::file_version::FileVersion;
 
 /// PMM gives a script 4 s of CPU; wall time is the closest portable stand-in.
 const DEADLINE: Duration = Duration::from_secs(4);
@@ -251,7 +252,7 @@ fn freeze_cell(heap: &starlark::values::FrozenHeap, c: &Cell) -> FrozenValue {
 
 /// The script's `docs` argument, frozen as PMM's inputs are: version 2 gets one list of rows a query,
 /// version 1 the rows of its single query.
-fn freeze_docs(heap: &starlark::values::FrozenHeap, docs: &[Vec<Row>], version: u8) -> FrozenValue {
+fn freeze_docs(heap: &starlark::values::FrozenHeap, docs: &[Vec<Row>], version: FileVersion) -> FrozenValue {
     let lists: Vec<FrozenValue> = docs
         .iter()
         .map(|rows| {
@@ -266,7 +267,7 @@ fn freeze_docs(heap: &starlark::values::FrozenHeap, docs: &[Vec<Row>], version: 
             heap.alloc(AllocList(rows))
         })
         .collect();
-    if version == 1 {
+    if version == FileVersion::V1 {
         lists.into_iter().next().unwrap_or_else(|| heap.alloc(AllocList(Vec::<FrozenValue>::new())))
     } else {
         heap.alloc(AllocList(lists))
@@ -339,13 +340,13 @@ fn to_alerts(v: Value) -> Result<Vec<Alert>, ScriptError> {
 }
 
 /// Runs `check_context(docs, context)` of a script of the given file version on the rows of its queries.
-pub fn run(script: &str, docs: &[Vec<Row>], version: u8) -> Outcome {
+pub fn run(script: &str, docs: &[Vec<Row>], version: FileVersion) -> Outcome {
     let printed = Printed(RefCell::new(Vec::new()));
     let result = run_inner(script, docs, version, &printed);
     Outcome { result, printed: printed.0.into_inner() }
 }
 
-fn run_inner(script: &str, docs: &[Vec<Row>], version: u8, printed: &Printed) -> Result<Vec<Alert>, ScriptError> {
+fn run_inner(script: &str, docs: &[Vec<Row>], version: FileVersion, printed: &Printed) -> Result<Vec<Alert>, ScriptError> {
     let ast = AstModule::parse("script.star", script.to_string(), &dialect())
         .map_err(|e| ScriptError::Parse(e.to_string()))?;
     if let Some(cycle) = find_recursion(&ast) {

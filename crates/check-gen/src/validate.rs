@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 
+use crate::file_version::FileVersion;
 use crate::pmm_release::{self, Profile, PmmVersion};
 use crate::yaml_tree::{Node, Yaml};
 
@@ -534,14 +535,15 @@ fn validate_check(cx: &mut Ctx, c: &Node, seen: &mut Seen, file_name: &Path, che
         .collect();
     check_keys(cx, c, &keys, "check.Check");
     let version = match c.value.get("version").map(|v| (&v.value, line(v))) {
-        Some((Yaml::Int(v @ (1 | 2)), l)) => {
-            if *v == 2 && !pmm.accepts_v2 {
+        Some((Yaml::Int(n), l)) if FileVersion::from_number(*n).is_some() => {
+            let v = FileVersion::from_number(*n);
+            if v == Some(FileVersion::V2) && !pmm.accepts_v2 {
                 cx.err_in(l, format!("version 2 checks need PMM 2.28 or later, not {}", pmm.version), since(PmmVersion::new(2, 28)));
             }
-            if *v == 1 && !pmm.accepts_v1 {
+            if v == Some(FileVersion::V1) && !pmm.accepts_v1 {
                 cx.err_in(l, format!("PMM {} takes only version 2 checks", pmm.version), since(PmmVersion::new(3, 5)));
             }
-            Some(*v)
+            v
         }
         Some((other, l)) => {
             cx.err(l, format!("version must be 1 or 2, not {other:?}"));
@@ -588,7 +590,7 @@ fn validate_check(cx: &mut Ctx, c: &Node, seen: &mut Seen, file_name: &Path, che
         }
     }
     match version {
-        Some(1) => {
+        Some(FileVersion::V1) => {
             for k in ["family", "queries"] {
                 if let Some(n) = c.value.get(k) {
                     cx.err(line(n), format!("{k} is not allowed in a version 1 check"));
@@ -606,7 +608,7 @@ fn validate_check(cx: &mut Ctx, c: &Node, seen: &mut Seen, file_name: &Path, che
                 }
             }
         }
-        Some(2) => {
+        Some(FileVersion::V2) => {
             for k in ["type", "query"] {
                 if let Some(n) = c.value.get(k) {
                     cx.err(line(n), format!("{k} is not allowed in a version 2 check (use queries)"));
@@ -623,7 +625,7 @@ fn validate_check(cx: &mut Ctx, c: &Node, seen: &mut Seen, file_name: &Path, che
                 None => cx.err(line(c), "queries is required in a version 2 check"),
             }
         }
-        _ => {}
+        None => {}
     }
     match c.value.get("script") {
         None => cx.err(line(c), "script is required"),

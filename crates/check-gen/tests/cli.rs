@@ -92,12 +92,14 @@ fn only_limits_and_sql_is_standalone() {
     assert!(!o.status.success(), "a hostile identifier must be refused");
 }
 
+#[cfg(feature = "test")]
 #[test]
 fn fixtures_pass_through_starlark() {
     let out = stdout(&check_gen(&["test"]));
     assert!(out.contains("33 passed, 0 failed"), "{out}");
 }
 
+#[cfg(feature = "test")]
 #[test]
 fn a_failing_fixture_fails_test() {
     let dir = tempdir("badfixture");
@@ -107,6 +109,31 @@ fn a_failing_fixture_fails_test() {
     let o = check_gen(&["test", "--checks", dir.to_str().expect("path")]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("FAIL mysql_audit_failed_logins_24h"));
+}
+
+/// A subcommand left out of the build says which feature brings it, and fails (exit 2).
+#[test]
+fn a_subcommand_not_built_names_its_feature() {
+    let built = [("test", cfg!(feature = "test")), ("run", cfg!(feature = "run")), ("deploy", cfg!(feature = "deploy"))];
+    for (command, _) in built.iter().filter(|(_, on)| !on) {
+        let args: &[&str] = match *command {
+            "run" => &["run", "--dsn", "mysql://root@127.0.0.1:3306/"],
+            "deploy" => &["deploy", "--pmm-url", "http://127.0.0.1:9"],
+            _ => &["test"],
+        };
+        let o = check_gen(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{command}: {err}");
+        assert!(err.contains(&format!("needs the `{command}` feature")), "{command}: {err}");
+        assert!(err.contains(&format!("cargo run -p check-gen --features {command} -- {command}")), "{command}: {err}");
+    }
+    // Help lists every subcommand, built or not, and says which feature each optional one needs.
+    let help = stdout(&check_gen(&["--help"]));
+    for (command, _) in built {
+        assert!(help.contains(&format!("  {command} ")), "{help}");
+    }
+    let help = stdout(&check_gen(&["run", "--help"]));
+    assert!(help.contains("Needs the `run` feature"), "{help}");
 }
 
 /// A valid version 2 check; each negative case breaks one rule of it.

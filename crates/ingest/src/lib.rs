@@ -37,6 +37,7 @@
 //!   [`encrypted`]: decrypting the `.enc` files of MySQL Enterprise Audit and Percona audit_log_filter.
 //! - [`metrics`]: counters and the Prometheus endpoint.
 //! - [`sniff`]: telling a file that is no audit log from one with a few bad records.
+//! - [`doctor`]: the server's and the log's settings that keep audit-ingest from working, with fixes.
 //!
 //! The `audit-ingest` binary is a thin command line over this library; `examples/embed.rs` shows the
 //! library in another program.
@@ -45,6 +46,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod decode;
+pub mod doctor;
 pub mod encrypted;
 pub mod filter;
 pub mod follower;

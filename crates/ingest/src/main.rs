@@ -19,6 +19,7 @@ use ingest::{ConfigError, IngestError, Ingester, IngesterBuilder};
 
 mod backfill_cmd;
 mod decrypt_args;
+mod doctor_cmd;
 mod errors;
 mod format_arg;
 mod output;
@@ -54,6 +55,7 @@ enum Command {
     Follow(FollowArgs),
     Backfill(backfill_cmd::BackfillArgs),
     Sources(sources_cmd::SourcesArgs),
+    Doctor(doctor_cmd::DoctorArgs),
     Schema(SchemaArgs),
     Status(StatusArgs),
 }
@@ -95,7 +97,7 @@ struct DbArgs {
 /// `--ssl-mode`: the library's names, listed in `--help`.
 fn ssl_mode_parser() -> impl clap::builder::TypedValueParser<Value = SslMode> {
     use clap::builder::TypedValueParser;
-    clap::builder::PossibleValuesParser::new(SslMode::ALL.map(SslMode::name)).try_map(|s| s.parse::<SslMode>())
+    clap::builder::PossibleValuesParser::new(SslMode::NAMES.map(|(n, _)| n)).try_map(|s| s.parse::<SslMode>())
 }
 
 #[derive(Clone)]
@@ -293,6 +295,7 @@ async fn run(cmd: Command) -> Result<ExitCode> {
         Command::Follow(a) => follow(a).await,
         Command::Backfill(a) => backfill_cmd::run(a).await,
         Command::Sources(a) => sources_cmd::run(a).await,
+        Command::Doctor(a) => doctor_cmd::run(a).await,
     }
 }
 

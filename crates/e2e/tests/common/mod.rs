@@ -31,7 +31,7 @@ pub fn bin(name: &str) -> PathBuf {
     let path = bin_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.is_file(),
-        "{} not found: build them first: cargo build -p ingest -p check-gen",
+        "{} not found: build them first: cargo build -p ingest -p check-gen --features check-gen/full",
         path.display()
     );
     path
