@@ -456,6 +456,7 @@ impl<R: BufRead> RecordReader<R> {
 }
 
 /// What [`RecordReader::step_in_place`] did.
+#[allow(clippy::large_enum_variant)] // as `Step`: the record is moved once, boxing it would allocate a record
 enum InPlace {
     /// A record or an error, its bytes consumed from the input.
     Done(Result<Record, Error>),
