@@ -126,6 +126,14 @@ pub struct RecordReader<R> {
     skipping: Option<MalformedRecord>,
     /// Other programs' lines skipped in a shared log (syslog, the journal).
     foreign: u64,
+    /// Bytes at the front of the input's buffer parsed in place but not consumed yet (consumed in
+    /// one go, with their lines counted, when that buffer is used up or the copying path is taken).
+    used: usize,
+    /// The input gave an empty buffer and then bytes when read (a `BufReader` of capacity 0): it has
+    /// no buffer to parse in place, and is not asked for one again.
+    no_window: bool,
+    /// The last look at the input's buffer found it empty.
+    probed_empty: bool,
 }
 
 impl<R: BufRead> RecordReader<R> {
@@ -145,6 +153,9 @@ impl<R: BufRead> RecordReader<R> {
             want: 0,
             skipping: None,
             foreign: 0,
+            used: 0,
+            no_window: false,
+            probed_empty: false,
         }
     }
 
@@ -182,17 +193,21 @@ impl<R: BufRead> RecordReader<R> {
     }
 
     /// The underlying reader.
+    ///
+    /// Bytes parsed in place from its buffer may not be consumed from it yet.
     pub fn get_ref(&self) -> &R {
         &self.inner
     }
 
     /// The underlying reader, mutably (a follower reopens or seeks it).
     pub fn get_mut(&mut self) -> &mut R {
+        self.release();
         &mut self.inner
     }
 
     /// Gives up the underlying reader.
-    pub fn into_inner(self) -> R {
+    pub fn into_inner(mut self) -> R {
+        self.release();
         self.inner
     }
 
@@ -238,9 +253,13 @@ impl<R: BufRead> RecordReader<R> {
         }
         loop {
             match self.inner.read(&mut self.buf[self.end..]) {
-                Ok(0) => return Ok(false),
+                Ok(0) => {
+                    self.probed_empty = false;
+                    return Ok(false);
+                }
                 Ok(n) => {
                     self.end += n;
+                    self.no_window |= std::mem::take(&mut self.probed_empty);
                     return Ok(true);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -249,9 +268,93 @@ impl<R: BufRead> RecordReader<R> {
         }
     }
 
+    /// One step of the parser over the input's own buffer ([`BufRead::fill_buf`]), with no copy into
+    /// this reader's: taken while this reader holds nothing and the format is known, for the
+    /// records that lie whole in the input's buffer. Whatever else (a record cut by the end of that
+    /// buffer, one over the limit, the end of the input, an input whose buffer is empty such as a
+    /// `BufReader` of capacity 0) goes through the copying path below, which decides it as before.
+    fn step_in_place(&mut self) -> InPlace {
+        if self.no_window || self.pos != self.end || self.skipping.is_some() || self.want != 0 {
+            self.release();
+            return InPlace::Buffer;
+        }
+        let Some(parser) = self.parser.as_mut() else {
+            self.release();
+            return InPlace::Buffer;
+        };
+        let window = match self.inner.fill_buf() {
+            Ok(w) if w.len() > self.used => w,
+            // Used up: consumed, and a new look.
+            Ok(w) if self.used > 0 && w.len() == self.used => {
+                self.release();
+                return InPlace::Again;
+            }
+            // The end, or an input whose buffer is empty: the copying path reads and says which.
+            Ok(_) => {
+                self.probed_empty = true;
+                return InPlace::Buffer;
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => return InPlace::Again,
+            // Reported as the copying path would (a corrupt compressed stream is one).
+            Err(source) => return InPlace::Done(Err(Error::Io { offset: self.offset, source })),
+        };
+        let front = &window[self.used..];
+        let avail = front.len();
+        let (n, out) = match parser.step(front) {
+            Step::Skip(n) => (n.clamp(1, avail), InPlace::Again),
+            Step::Foreign(n) => {
+                self.foreign += 1;
+                (n.clamp(1, avail), InPlace::Again)
+            }
+            Step::Record { len, .. } | Step::Malformed { len, .. } if len > self.opts.max_record => {
+                self.release();
+                return InPlace::Buffer;
+            }
+            Step::Record { len, mut record } => {
+                let len = len.clamp(1, avail);
+                record.span = self.offset..self.offset + len as u64;
+                (len, InPlace::Done(Ok(record)))
+            }
+            Step::Malformed { len, reason } => {
+                let len = len.clamp(1, avail);
+                let raw = front[..len.min(MalformedRecord::MAX_RAW)].to_vec();
+                // Lines of this reader's buffer, then of the input's up to here.
+                self.line += memchr::memchr_iter(b'\n', &self.buf[self.counted..self.pos]).count() as u64;
+                self.counted = self.pos;
+                let line = self.line + memchr::memchr_iter(b'\n', &window[..self.used]).count() as u64;
+                let err = MalformedRecord { position: Position { byte: self.offset, line }, len: len as u64, reason, raw };
+                (len, InPlace::Done(Err(Error::Malformed(Box::new(err)))))
+            }
+            Step::NeedMore => {
+                self.release();
+                return InPlace::Buffer;
+            }
+        };
+        self.offset += n as u64;
+        self.used += n;
+        out
+    }
+
+    /// Consumes what was parsed in place from the input's buffer, counting its lines.
+    fn release(&mut self) {
+        if self.used == 0 {
+            return;
+        }
+        if let Ok(w) = self.inner.fill_buf() {
+            self.line += memchr::memchr_iter(b'\n', &w[..self.used.min(w.len())]).count() as u64;
+        }
+        self.inner.consume(self.used);
+        self.used = 0;
+    }
+
     /// The next record or error; `None` at the (current) end of the input.
     pub fn read_record(&mut self) -> Option<Result<Record, Error>> {
         loop {
+            match self.step_in_place() {
+                InPlace::Done(item) => return Some(item),
+                InPlace::Again => continue,
+                InPlace::Buffer => {}
+            }
             let avail = self.end - self.pos;
             if avail > 0 && avail >= self.want {
                 if self.parser.is_none() {
@@ -350,6 +453,17 @@ impl<R: BufRead> RecordReader<R> {
             }
         }
     }
+}
+
+/// What [`RecordReader::step_in_place`] did.
+#[allow(clippy::large_enum_variant)] // as `Step`: the record is moved once, boxing it would allocate a record
+enum InPlace {
+    /// A record or an error, its bytes consumed from the input.
+    Done(Result<Record, Error>),
+    /// Bytes skipped: look again.
+    Again,
+    /// Nothing: take the copying path.
+    Buffer,
 }
 
 impl<R: BufRead> Iterator for RecordReader<R> {
