@@ -141,7 +141,7 @@ fn killed_connections_mid_backfill_lose_and_repeat_nothing() {
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let t = Instant::now();
     let run = spawn_pipeline(&db, &log, popts, metrics.clone(), stop_rx);
-    let kills = kill_while_loading(&db, 2_000, 4, || run.is_finished());
+    let kills = kill_while_loading(&db, 1_000, 4, || run.is_finished());
     let summary = run.join().unwrap();
     eprintln!("{n} records in {:?} with {kills} kills: {summary:?}, {} reconnects", t.elapsed(), metrics.reconnects.load(Relaxed));
 
@@ -174,7 +174,7 @@ fn killed_connections_while_following_appends_lose_and_repeat_nothing() {
             }
         })
     };
-    let kills = kill_while_loading(&db, 1_000, 4, || db.count() >= n);
+    let kills = kill_while_loading(&db, 500, 4, || db.count() >= n);
     writer.join().unwrap();
     db.wait_count(n, Duration::from_secs(120));
     stop_tx.send(true).unwrap();
