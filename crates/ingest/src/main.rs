@@ -154,8 +154,8 @@ struct ReadArgs {
     /// stored.
     #[arg(long = "exclude-account")]
     exclude_accounts: Vec<String>,
-    /// Also store the records of the account audit-ingest logs in as (excluded by default, so its own
-    /// writes never loop back).
+    /// Also store the records of audit-ingest's own connections (left out by default, so its own
+    /// writes never loop back; other sessions of its account are always stored).
     #[arg(long)]
     include_self: bool,
     /// Rows a batch at most.
@@ -400,7 +400,7 @@ fn prepare(db: Db, read: &ReadArgs, path: &std::path::Path) -> Result<Prepared> 
                 .with_context(|| format!("unknown kind {k:?}"))
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut exclude: Vec<(String, Option<String>)> = read
+    let exclude: Vec<(String, Option<String>)> = read
         .exclude_accounts
         .iter()
         .map(|a| match a.split_once('@') {
@@ -408,14 +408,9 @@ fn prepare(db: Db, read: &ReadArgs, path: &std::path::Path) -> Result<Prepared> 
             None => (a.clone(), None),
         })
         .collect();
-    if !read.include_self {
-        if let Some(user) = db.opts.user() {
-            exclude.push((user.to_string(), None));
-        }
-    }
     let sink = db.sink(source).with_load_method(read.load_method);
     let follow = FollowOptions { format, time_zone: Some(tz), ..FollowOptions::default() };
-    let pipeline = PipelineOptions { batch_rows: read.batch_rows.clamp(1, 10_000), filter: RecordFilter { kinds, exclude_accounts: exclude }, ..PipelineOptions::default() };
+    let pipeline = PipelineOptions { batch_rows: read.batch_rows.clamp(1, 10_000), filter: RecordFilter { kinds, exclude_accounts: exclude, own: None }, exclude_own: !read.include_self, ..PipelineOptions::default() };
     Ok(Prepared { sink, follow, pipeline })
 }
 
