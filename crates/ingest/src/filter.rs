@@ -90,6 +90,8 @@ struct Known {
 
 /// The registering statement up to its marker.
 const REGISTERING: &str = "SELECT CONNECTION_ID(), UNIX_TIMESTAMP(), '";
+/// The uptime statement up to its marker (a variable of that name never exists).
+const UPTIME: &str = "SHOW GLOBAL STATUS WHERE Variable_name = 'Uptime' OR Variable_name = '";
 
 /// Registering statements kept waiting for their connection at most.
 const MAX_EARLY: usize = 64;
@@ -139,6 +141,12 @@ impl OwnConnections {
         format!("{REGISTERING}{}'", self.known().marker)
     }
 
+    /// The statement the sink runs next, for the server's uptime (`Uptime` in its result), marked
+    /// the same way: a restarted server's log may show it before the sink has added the connection.
+    pub fn uptime_sql(&self) -> String {
+        format!("{UPTIME}{}'", self.known().marker)
+    }
+
     /// Adds the connection `id` of the server that started at `start` (Unix seconds). Returns true
     /// when `start` is a server start not seen before (the server restarted: the ids known before
     /// may now name other sessions).
@@ -157,7 +165,8 @@ impl OwnConnections {
             }
         };
         if !k.conns.iter().any(|c| c.id == id && c.start == start) {
-            let seen = k.early.iter().rposition(|(i, _)| *i == id).and_then(|p| k.early.remove(p)).map(|(_, t)| t);
+            // A mark of this server run (none before its start).
+            let seen = k.early.iter().rposition(|(i, t)| *i == id && *t >= start - SLACK).and_then(|p| k.early.remove(p)).map(|(_, t)| t);
             k.conns.push_back(Conn { id, start, seen, ended: None });
             if k.conns.len() > MAX_CONNECTIONS {
                 k.conns.pop_front();
@@ -186,24 +195,31 @@ impl OwnConnections {
         let mut k = self.known();
         let start = k.start_at(t);
         // The whole statement, not a part: a GRANT with the marker in a comment is not hidden.
-        let marked = r.sqltext().is_some_and(|s| s.trim().strip_prefix(REGISTERING).and_then(|s| s.strip_suffix('\'')) == Some(k.marker.as_str()));
-        let Some(c) = k.conns.iter_mut().find(|c| c.id == id && Some(c.start) == start) else {
-            if marked {
-                // The marker is this process's: the statement is ours, its connection not added yet.
-                k.early.push_back((id, t));
-                if k.early.len() > MAX_EARLY {
-                    k.early.pop_front();
-                }
+        let marked = r.sqltext().is_some_and(|s| {
+            let s = s.trim();
+            [REGISTERING, UPTIME].iter().any(|p| s.strip_prefix(p).and_then(|s| s.strip_suffix('\'')) == Some(k.marker.as_str()))
+        });
+        if marked {
+            // The marker is this process's: the statement is ours. Its connection may not be added
+            // yet, or (after a restart, before the sink learned the new start) be taken for one of
+            // the server's previous run: kept for the connection the sink adds next with this id.
+            k.early.push_back((id, t));
+            if k.early.len() > MAX_EARLY {
+                k.early.pop_front();
             }
-            return marked;
-        };
+        }
+        let live = k.conns.iter_mut().find(|c| c.id == id && Some(c.start) == start && !c.ended.is_some_and(|e| t > e));
+        let Some(c) = live else { return marked };
         let Some(seen) = c.seen else {
             if marked {
                 c.seen = Some(t);
             }
             return marked;
         };
-        if c.ended.is_some_and(|e| t > e) || t < seen - SLACK {
+        if marked {
+            return true;
+        }
+        if t < seen - SLACK {
             return false;
         }
         match r.kind() {
@@ -315,6 +331,21 @@ mod tests {
         assert!(f.keep(&q(6, 3_200, "GRANT ALL ON *.* TO x")), "after it: someone else's id 6");
         assert!(!f.keep(&q(3, 3_100, &marker(&own))));
         assert!(!f.keep(&q(3, 3_200, "COMMIT")));
+    }
+
+    #[test]
+    fn a_reused_id_registered_before_the_new_start_is_known_still_counts() {
+        let own = OwnConnections::new();
+        own.add(8, 1_000);
+        let f = filter(&own);
+        assert!(!f.keep(&q(8, 1_010, &marker(&own))));
+        // The server restarts (no logout logged); the sink's new connection gets id 8 again, and
+        // the log shows its registering statements before the sink has added it under the new start.
+        assert!(!f.keep(&q(8, 3_000, &marker(&own))));
+        assert!(!f.keep(&q(8, 3_000, &own.uptime_sql())));
+        assert!(own.add(8, 2_995));
+        assert!(!f.keep(&q(8, 3_001, "COMMIT")));
+        assert!(f.keep(&q(9, 3_001, "GRANT ALL ON *.* TO x")));
     }
 
     #[test]

@@ -33,7 +33,7 @@ mod sources;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use audit_schema::{Layout, ServerName, TableNames, SCHEMA_VERSION};
@@ -221,8 +221,6 @@ pub struct Sink {
     infile: InfileData,
     /// The ids of the connections this sink opened, for the filter to leave their records out.
     own: OwnConnections,
-    /// The driver's ids (the handshake's) of the connections already added to `own`.
-    registered: Arc<Mutex<HashSet<u32>>>,
 }
 
 /// `SHOW WARNINGS`, the first few, on one line.
@@ -271,7 +269,7 @@ impl Sink {
             DATA_COLUMNS.join(", ")
         );
         let logins_prefix = audit_schema::summary::upsert_prefix(&opts.names);
-        Sink { pool, opts, addr, insert_prefix, dead_prefix, logins_prefix, load_sql, max_packet: Default::default(), load_request: None, load_method: Default::default(), infile, own: OwnConnections::new(), registered: Default::default() }
+        Sink { pool, opts, addr, insert_prefix, dead_prefix, logins_prefix, load_sql, max_packet: Default::default(), load_request: None, load_method: Default::default(), infile, own: OwnConnections::new() }
     }
 
     /// The `LOAD DATA LOCAL INFILE` statement of [`LoadMethod::Infile`] for the file name `name` (which
@@ -348,29 +346,23 @@ impl Sink {
     /// started, so ids a restarted server hands out again are told apart.
     async fn register(&self, conn: &mut Conn) -> Result<(), SinkError> {
         let row: Option<(u64, i64, String)> = conn.query_first(self.own.registering_sql()).await.on(&self.addr)?;
-        let uptime: Option<(String, String)> = conn.query_first("SHOW GLOBAL STATUS LIKE 'Uptime'").await.on(&self.addr)?;
+        let uptime: Option<(String, String)> = conn.query_first(self.own.uptime_sql()).await.on(&self.addr)?;
         let (Some((id, now, _)), Some(uptime)) = (row, uptime.and_then(|(_, v)| v.parse::<i64>().ok())) else {
             return Err(SinkError::NoConnectionId(self.addr.clone()));
         };
-        let restarted = self.own.add(id, now - uptime);
-        let mut seen = self.registered.lock().unwrap_or_else(PoisonError::into_inner);
-        if restarted {
-            // The driver's ids of the server's previous run may come back naming new connections.
-            seen.clear();
-        }
-        seen.insert(conn.id());
+        self.own.add(id, now - uptime);
         Ok(())
     }
 
     /// A connection from the pool, with binary logging off in [`WriteMode::Local`], its id known to
-    /// [`Sink::own_connections`].
+    /// [`Sink::own_connections`]. Registered at every checkout, not once a connection: the pool
+    /// replaces a connection a restarted server dropped without telling, and the new one may have
+    /// the old one's id (the driver's id says nothing of which server run it belongs to). Two short
+    /// statements a checkout (one a batch).
     pub async fn conn(&self) -> Result<Conn, SinkError> {
         match self.pool.get_conn().await {
             Ok(mut c) => {
-                let known = self.registered.lock().unwrap_or_else(PoisonError::into_inner).contains(&c.id());
-                if !known {
-                    self.register(&mut c).await?;
-                }
+                self.register(&mut c).await?;
                 Ok(c)
             }
             // In local mode the only statement a new connection runs is `SET SESSION sql_log_bin = 0`.
