@@ -148,6 +148,7 @@ struct ReadArgs {
     source: Option<String>,
     /// Store only these kinds (comma-separated: connect, disconnect, change_user, query, table_access,
     /// startup, shutdown, other), like audit_log_policy=LOGINS with `connect,disconnect,change_user`.
+    /// The query checks (privilege changes, audit tampering, file access) need `query`.
     #[arg(long, value_delimiter = ',')]
     kinds: Vec<String>,
     /// Accounts whose records are not stored (user or user@host; repeatable). Failed logins are always
