@@ -208,7 +208,7 @@ impl OwnConnections {
                 k.early.pop_front();
             }
         }
-        let live = k.conns.iter_mut().find(|c| c.id == id && Some(c.start) == start && !c.ended.is_some_and(|e| t > e));
+        let live = k.conns.iter_mut().find(|c| c.id == id && Some(c.start) == start && c.ended.is_none_or(|e| t <= e));
         let Some(c) = live else { return marked };
         let Some(seen) = c.seen else {
             if marked {
