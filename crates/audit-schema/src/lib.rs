@@ -19,6 +19,7 @@ use std::fmt;
 
 mod ident;
 mod server;
+pub mod statement;
 pub mod summary;
 mod version;
 

@@ -7,7 +7,7 @@
 use crate::{ServerName, TableNames};
 
 /// The layout this release writes and reads.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// What a database holds for one set of [`TableNames`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +81,9 @@ pub enum UpgradeError {
 pub fn upgrade_statements(names: &TableNames, from: u32, server: &ServerName) -> Result<Vec<String>, UpgradeError> {
     match from {
         SCHEMA_VERSION => Ok(Vec::new()),
-        1 => Ok([from_v1(names, server), from_v2(names)?].concat()),
-        2 => from_v2(names),
+        1 => Ok([from_v1(names, server), from_v2(names)?, from_v3(names)].concat()),
+        2 => Ok([from_v2(names)?, from_v3(names)].concat()),
+        3 => Ok(from_v3(names)),
         found if found > SCHEMA_VERSION => Err(UpgradeError::Newer { names: names.data(), found }),
         found => Err(UpgradeError::Unknown { names: names.data(), found }),
     }
@@ -136,6 +137,24 @@ fn from_v2(names: &TableNames) -> Result<Vec<String>, UpgradeError> {
     ])
 }
 
+/// The columns and index version 4 added to the raw table, as the template declares them.
+const V4_COLUMNS: [&str; 2] = [
+    "statement_class VARCHAR(32) CHARACTER SET ascii NULL COMMENT 'what the statement does (grant, set_audit_variable, select_into_outfile, ...), decided from its whole text; NULL for records without a statement'",
+    "statement VARCHAR(1024) NULL COMMENT 'the SQL text, its first 1024 characters (the whole text is in audit_record)'",
+];
+const V4_INDEX: &str = "KEY statement_class (server, statement_class, event_time)";
+
+/// Version 3 had no statement class or text on the raw table, which the query checks read. Rows
+/// stored before the upgrade keep both NULL: the class is decided from the whole SQL text when a
+/// record is stored (see [`crate::statement`]), which SQL over `audit_record` cannot redo exactly,
+/// so the query checks see the records stored from the upgrade on.
+fn from_v3(names: &TableNames) -> Vec<String> {
+    vec![
+        format!("ALTER TABLE {} ADD COLUMN {} AFTER command_class, ADD COLUMN {} AFTER statement_class, ADD {V4_INDEX}", names.data(), V4_COLUMNS[0], V4_COLUMNS[1]),
+        format!("INSERT IGNORE INTO {} (version, applied_at, note) VALUES (4, UTC_TIMESTAMP(6), 'upgraded from 3')", names.schema()),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,9 +182,23 @@ mod tests {
         let v2 = upgrade_statements(&names, 2, &server).unwrap();
         assert!(v2[0].starts_with("CREATE TABLE IF NOT EXISTS `percona`.`audit_data_logins`"), "{}", v2[0]);
         assert!(v2[2].starts_with("INSERT INTO `percona`.`audit_data_logins`"), "{}", v2[2]);
-        assert_eq!(v1.last(), v2.last(), "version 1 goes on through version 2");
-        assert!(v2.last().unwrap().contains("upgraded from 2"));
-        assert!(matches!(upgrade_statements(&names, 4, &server), Err(UpgradeError::Newer { found: 4, .. })));
+        assert!(v2[3].contains("upgraded from 2"));
+        let v3 = upgrade_statements(&names, 3, &server).unwrap();
+        assert!(v3[0].starts_with("ALTER TABLE `percona`.`audit_data` ADD COLUMN statement_class"), "{}", v3[0]);
+        assert_eq!(v1.last(), v3.last(), "version 1 goes on through versions 2 and 3");
+        assert_eq!(v2.last(), v3.last(), "version 2 goes on through version 3");
+        assert!(v3.last().unwrap().contains("upgraded from 3"));
+        assert!(matches!(upgrade_statements(&names, 5, &server), Err(UpgradeError::Newer { found: 5, .. })));
         assert!(matches!(upgrade_statements(&names, 0, &server), Err(UpgradeError::Unknown { found: 0, .. })));
+    }
+
+    #[test]
+    fn version_4_adds_what_a_fresh_install_declares() {
+        let ddl = crate::render_ddl(&TableNames::new("percona", "audit_data").unwrap()).unwrap();
+        for part in V4_COLUMNS.iter().chain([&V4_INDEX]) {
+            assert!(ddl.contains(part), "the template does not declare {part}");
+        }
+        assert!(ddl.contains(&format!("VARCHAR({})", crate::statement::STATEMENT_CHARS)));
+        assert!(ddl.contains(&format!("VARCHAR({}) CHARACTER SET ascii", crate::statement::MAX_CLASS_LEN)));
     }
 }

@@ -70,7 +70,7 @@ fn bundled_target_one_file_a_check_plus_advisor() {
     stdout(&check_gen(&["render", "--target", "bundled", "--out", dir.to_str().expect("path")]));
     let mut files: Vec<_> = walk(&dir);
     files.sort();
-    assert_eq!(files.len(), 8);
+    assert_eq!(files.len(), 12);
     for f in &files {
         let rel = f.strip_prefix(&dir).expect("prefix").display().to_string();
         insta::assert_snapshot!(format!("bundled__{}", rel.replace('/', "__")), std::fs::read_to_string(f).expect("read"));
@@ -96,7 +96,7 @@ fn only_limits_and_sql_is_standalone() {
 #[test]
 fn fixtures_pass_through_starlark() {
     let out = stdout(&check_gen(&["test"]));
-    assert!(out.contains("33 passed, 0 failed"), "{out}");
+    assert!(out.contains("42 passed, 0 failed"), "{out}");
 }
 
 #[cfg(feature = "test")]

@@ -155,14 +155,15 @@ struct ReadArgs {
     source: Option<String>,
     /// Store only these kinds (comma-separated: connect, disconnect, change_user, query, table_access,
     /// startup, shutdown, other), like audit_log_policy=LOGINS with `connect,disconnect,change_user`.
+    /// The query checks (privilege changes, audit tampering, file access) need `query`.
     #[arg(long, value_delimiter = ',')]
     kinds: Vec<String>,
     /// Accounts whose records are not stored (user or user@host; repeatable). Failed logins are always
     /// stored.
     #[arg(long = "exclude-account")]
     exclude_accounts: Vec<String>,
-    /// Also store the records of the account audit-ingest logs in as (excluded by default, so its own
-    /// writes never loop back).
+    /// Also store the records of audit-ingest's own connections (left out by default, so its own
+    /// writes never loop back; other sessions of its account are always stored).
     #[arg(long)]
     include_self: bool,
     /// Rows a batch at most.
@@ -394,22 +395,23 @@ fn prepare(db: Db, read: &ReadArgs, path: &std::path::Path) -> Result<Prepared> 
         Some(s) => s,
         None => std::path::absolute(path)?.to_string_lossy().into_owned(),
     };
-    let filter = record_filter(read, &db)?;
+    let filter = record_filter(read)?;
     let sink = db.sink(source).with_load_method(read.load_method);
     let builder = Ingester::builder(path, sink.clone())
         .format(read.format.0)
         .time_zone(tz)
         .filter(filter)
+        .exclude_own(!read.include_self)
         .batch_rows(read.batch_rows)
         .create_schema(!read.no_create_schema);
     Ok(Prepared { sink, builder })
 }
 
-// ---- The record filter: built here and nowhere else, from --kinds, --exclude-account and
-// ---- --include-self (the ingester's own account is left out unless asked).
-fn record_filter(read: &ReadArgs, db: &Db) -> Result<RecordFilter> {
+// ---- The record filter: built here and nowhere else, from --kinds and --exclude-account (the
+// ---- ingester's own connections are left out by the library unless --include-self).
+fn record_filter(read: &ReadArgs) -> Result<RecordFilter> {
     let kinds = read.kinds.iter().map(|k| k.parse::<Kind>()).collect::<Result<Vec<_>, _>>()?;
-    let mut exclude: Vec<(String, Option<String>)> = read
+    let exclude: Vec<(String, Option<String>)> = read
         .exclude_accounts
         .iter()
         .map(|a| match a.split_once('@') {
@@ -417,12 +419,7 @@ fn record_filter(read: &ReadArgs, db: &Db) -> Result<RecordFilter> {
             None => (a.clone(), None),
         })
         .collect();
-    if !read.include_self {
-        if let Some(user) = db.opts.user() {
-            exclude.push((user.to_string(), None));
-        }
-    }
-    Ok(RecordFilter { kinds, exclude_accounts: exclude })
+    Ok(RecordFilter { kinds, exclude_accounts: exclude, own: None })
 }
 
 /// An ingester's error in the words of the command line: a setting names its flag.

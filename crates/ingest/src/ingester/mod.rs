@@ -205,6 +205,14 @@ impl IngesterBuilder {
         self
     }
 
+    /// Whether to leave out the records of the ingester's own connections (default `true`): the
+    /// statements it runs, which the server it writes to logs. Only connections the log shows to be
+    /// its own are left out, never other sessions of its account (see [`crate::filter`]).
+    pub fn exclude_own(mut self, exclude: bool) -> Self {
+        self.pipeline.exclude_own = exclude;
+        self
+    }
+
     /// Rows a batch at most, within [`BATCH_ROWS`] (default 1000).
     pub fn batch_rows(mut self, rows: usize) -> Self {
         self.pipeline.batch_rows = rows;

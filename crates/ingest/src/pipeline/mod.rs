@@ -41,6 +41,10 @@ pub struct PipelineOptions {
     pub exit_when_caught_up: bool,
     /// Which records to store.
     pub filter: RecordFilter,
+    /// Leave out the records of the sink's own connections (its writes, which the server it writes
+    /// to logs): [`run`] sets [`RecordFilter::own`] to [`Sink::own_connections`] unless the filter
+    /// has a set already. Default true.
+    pub exclude_own: bool,
     /// Longest backoff between reconnects.
     pub max_backoff: Duration,
     /// Batches read ahead and queued for the committer while it commits one (at least 1): memory
@@ -58,6 +62,7 @@ impl Default for PipelineOptions {
             heartbeat: Duration::from_secs(30),
             exit_when_caught_up: false,
             filter: RecordFilter::default(),
+            exclude_own: true,
             max_backoff: Duration::from_secs(30),
             in_flight: 1,
         }
@@ -112,6 +117,13 @@ pub async fn run(
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<Summary, PipelineError> {
+    let with_own;
+    let opts = if opts.exclude_own && opts.filter.own.is_none() {
+        with_own = PipelineOptions { filter: RecordFilter { own: Some(sink.own_connections()), ..opts.filter.clone() }, ..opts.clone() };
+        &with_own
+    } else {
+        opts
+    };
     let mut summary = Summary::default();
     let mut backoff = Duration::from_millis(100);
     let mut lock = None;

@@ -1,6 +1,7 @@
 //! Records and dead letters turned into rows of the tables, ready for one transaction.
 
 use audit_model::{Field, MalformedRecord, Record};
+use audit_schema::statement::{classify, STATEMENT_CHARS};
 use mysql_async::Value;
 
 use crate::follower::{Event, Item};
@@ -8,7 +9,7 @@ use crate::follower::{Event, Item};
 /// The data table's columns, in the order of every row a [`Batch`] holds.
 pub(super) const DATA_COLUMNS: &[&str] = &[
     "server", "file_id", "file_offset", "source", "event_time", "name", "kind", "status", "is_failed_login", "user", "priv_user", "host", "ip", "db",
-    "connection_id", "command_class", "format", "log_server_id", "audit_record",
+    "connection_id", "command_class", "format", "log_server_id", "audit_record", "statement_class", "statement",
 ];
 /// The dead-letter table's columns, in row order.
 pub(super) const DEAD_COLUMNS: &[&str] = &["server", "file_id", "file_offset", "source", "file_path", "reason", "raw", "created_at"];
@@ -184,6 +185,9 @@ impl Batch {
             Value::Bytes(r.format().name().as_bytes().to_vec()),
             self.log_server_id.map_or(Value::NULL, |id| Value::UInt(u64::from(id))),
             Value::Bytes(json.into_bytes()),
+            // Decided from the whole text: the stored text below is clipped.
+            classify(r.command_class(), r.sqltext()).map_or(Value::NULL, |c| Value::Bytes(c.into_bytes())),
+            text(r.sqltext(), STATEMENT_CHARS),
         ]);
     }
 

@@ -156,6 +156,10 @@ pub enum SinkError {
     /// `--load-method infile` was asked for but the server refuses LOCAL INFILE.
     #[error("LOAD DATA LOCAL INFILE is disabled on the server (@@local_infile = 0): enable it (local_infile=ON) or use --load-method insert")]
     InfileDisabled,
+    /// The server did not say a new connection's id or its uptime, without which the ingester
+    /// cannot tell its own statements in the log from other sessions'.
+    #[error("{0}: the server did not return CONNECTION_ID() and its Uptime status on a new connection")]
+    NoConnectionId(String),
 }
 
 impl SinkError {
@@ -178,7 +182,7 @@ impl SinkError {
             },
             SinkError::BinlogPrivilege { .. } => ErrorClass::Refused,
             SinkError::Locked(_) => ErrorClass::Transient,
-            SinkError::SchemaVersion(_) | SinkError::Conflict { .. } | SinkError::BadCheckpoint { .. } | SinkError::Warnings { .. } | SinkError::InfileDisabled => ErrorClass::Fatal,
+            SinkError::SchemaVersion(_) | SinkError::Conflict { .. } | SinkError::BadCheckpoint { .. } | SinkError::Warnings { .. } | SinkError::InfileDisabled | SinkError::NoConnectionId(_) => ErrorClass::Fatal,
         }
     }
 }

@@ -47,6 +47,7 @@ pub use sources::{KnownFile, SourceRow};
 use infile::{tsv_rows, value_bytes, InfileData};
 
 use crate::checkpoint::Checkpoint;
+use crate::filter::OwnConnections;
 
 /// Whether the ingester's writes enter the binary log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -218,6 +219,8 @@ pub struct Sink {
     /// The method in use once the server was asked: 0 unknown, 1 insert, 2 infile.
     load_method: Arc<AtomicU8>,
     infile: InfileData,
+    /// The ids of the connections this sink opened, for the filter to leave their records out.
+    own: OwnConnections,
 }
 
 /// `SHOW WARNINGS`, the first few, on one line.
@@ -266,7 +269,7 @@ impl Sink {
             DATA_COLUMNS.join(", ")
         );
         let logins_prefix = audit_schema::summary::upsert_prefix(&opts.names);
-        Sink { pool, opts, addr, insert_prefix, dead_prefix, logins_prefix, load_sql, max_packet: Default::default(), load_request: None, load_method: Default::default(), infile }
+        Sink { pool, opts, addr, insert_prefix, dead_prefix, logins_prefix, load_sql, max_packet: Default::default(), load_request: None, load_method: Default::default(), infile, own: OwnConnections::new() }
     }
 
     /// The `LOAD DATA LOCAL INFILE` statement of [`LoadMethod::Infile`] for the file name `name` (which
@@ -331,10 +334,37 @@ impl Sink {
         Ok(v)
     }
 
-    /// A connection from the pool, with binary logging off in [`WriteMode::Local`].
+    /// The connections this sink opened: give it to [`crate::filter::RecordFilter::own`] so that
+    /// their records (the ingester's own writes, logged by the server it writes to) are not stored.
+    pub fn own_connections(&self) -> OwnConnections {
+        self.own.clone()
+    }
+
+    /// Tells [`Sink::own_connections`] a connection the pool opened, before any statement of ours
+    /// runs on it: the server's `CONNECTION_ID()` (the handshake's id is 32 bits), in the statement
+    /// whose logged text shows the filter which connection of the log it is, and when the server
+    /// started, so ids a restarted server hands out again are told apart.
+    async fn register(&self, conn: &mut Conn) -> Result<(), SinkError> {
+        let row: Option<(u64, i64, String)> = conn.query_first(self.own.registering_sql()).await.on(&self.addr)?;
+        let uptime: Option<(String, String)> = conn.query_first(self.own.uptime_sql()).await.on(&self.addr)?;
+        let (Some((id, now, _)), Some(uptime)) = (row, uptime.and_then(|(_, v)| v.parse::<i64>().ok())) else {
+            return Err(SinkError::NoConnectionId(self.addr.clone()));
+        };
+        self.own.add(id, now - uptime);
+        Ok(())
+    }
+
+    /// A connection from the pool, with binary logging off in [`WriteMode::Local`], its id known to
+    /// [`Sink::own_connections`]. Registered at every checkout, not once a connection: the pool
+    /// replaces a connection a restarted server dropped without telling, and the new one may have
+    /// the old one's id (the driver's id says nothing of which server run it belongs to). Two short
+    /// statements a checkout (one a batch).
     pub async fn conn(&self) -> Result<Conn, SinkError> {
         match self.pool.get_conn().await {
-            Ok(c) => Ok(c),
+            Ok(mut c) => {
+                self.register(&mut c).await?;
+                Ok(c)
+            }
             // In local mode the only statement a new connection runs is `SET SESSION sql_log_bin = 0`.
             Err(mysql_async::Error::Server(s)) if self.opts.mode == WriteMode::Local && s.code == 1227 => {
                 Err(SinkError::BinlogPrivilege { server: self.addr.clone(), message: s.message })
