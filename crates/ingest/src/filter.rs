@@ -107,6 +107,9 @@ struct Conn {
     /// The log's time of its end (its logout, or another session's login with its id); records
     /// after it are not its own.
     ended: Option<i64>,
+    /// The server's time when the sink last registered this id: a registration after `ended` is a
+    /// new connection of ours with the same id.
+    added: i64,
 }
 
 impl Known {
@@ -151,6 +154,14 @@ impl OwnConnections {
     /// when `start` is a server start not seen before (the server restarted: the ids known before
     /// may now name other sessions).
     pub fn add(&self, id: u64, start: i64) -> bool {
+        self.add_at(id, start, start)
+    }
+
+    /// [`OwnConnections::add`], registered at the server's time `now`. A server restarted within
+    /// seconds of its previous start hands out the old ids again under what looks like the same
+    /// start: a registration of an id whose connection ended makes it ours again from its marked
+    /// statement on.
+    pub fn add_at(&self, id: u64, start: i64, now: i64) -> bool {
         let mut k = self.known();
         let (start, new_start) = match k.starts.iter().copied().find(|s| (s - start).abs() <= SLACK) {
             Some(s) => (s, false),
@@ -164,10 +175,20 @@ impl OwnConnections {
                 (start, true)
             }
         };
-        if !k.conns.iter().any(|c| c.id == id && c.start == start) {
+        if let Some(p) = k.conns.iter().position(|c| c.id == id && c.start == start) {
+            k.conns[p].added = k.conns[p].added.max(now);
+            if let Some(e) = k.conns[p].ended {
+                // The log showed this registration already (before the sink got here): reopen.
+                if let Some(q) = k.early.iter().rposition(|(i, t)| *i == id && *t >= e && *t >= now - SLACK) {
+                    let (_, t) = k.early.remove(q).unwrap_or((id, now));
+                    let c = &mut k.conns[p];
+                    (c.ended, c.seen) = (None, Some(t));
+                }
+            }
+        } else {
             // A mark of this server run (none before its start).
             let seen = k.early.iter().rposition(|(i, t)| *i == id && *t >= start - SLACK).and_then(|p| k.early.remove(p)).map(|(_, t)| t);
-            k.conns.push_back(Conn { id, start, seen, ended: None });
+            k.conns.push_back(Conn { id, start, seen, ended: None, added: now });
             if k.conns.len() > MAX_CONNECTIONS {
                 k.conns.pop_front();
             }
@@ -206,6 +227,13 @@ impl OwnConnections {
             k.early.push_back((id, t));
             if k.early.len() > MAX_EARLY {
                 k.early.pop_front();
+            }
+        }
+        if marked {
+            // Our mark on an id whose connection ended, which the sink registered again since: a
+            // new connection of ours with the old id (see `add_at`).
+            if let Some(c) = k.conns.iter_mut().find(|c| c.id == id && Some(c.start) == start && c.ended.is_some_and(|e| e <= t && c.added >= e && c.added >= t - SLACK)) {
+                (c.ended, c.seen) = (None, Some(t));
             }
         }
         let live = k.conns.iter_mut().find(|c| c.id == id && Some(c.start) == start && c.ended.is_none_or(|e| t <= e));
@@ -331,6 +359,33 @@ mod tests {
         assert!(f.keep(&q(6, 3_200, "GRANT ALL ON *.* TO x")), "after it: someone else's id 6");
         assert!(!f.keep(&q(3, 3_100, &marker(&own))));
         assert!(!f.keep(&q(3, 3_200, "COMMIT")));
+    }
+
+    /// A server restarted within SLACK of its previous start: the new run's start is taken for the
+    /// old one, and a new connection of ours gets the id of one that ended. Both orders of the log
+    /// and the sink's registration (seen in own_connections.rs, which restarts a server at once).
+    #[test]
+    fn a_restart_within_seconds_gives_our_old_id_to_a_new_connection_of_ours() {
+        for log_first in [false, true] {
+            let own = OwnConnections::new();
+            own.add_at(7, 1_000, 1_001);
+            let f = filter(&own);
+            assert!(!f.keep(&q(7, 1_001, &marker(&own))));
+            assert!(!f.keep(&q(7, 1_001, "COMMIT")));
+            assert!(f.keep(&record(Kind::Disconnect, 7, 1_002, "ingest", 0, "")), "logouts are stored");
+            // The server restarts at 1_002 (within SLACK of 1_000): our new connection is id 7 again.
+            assert!(f.keep(&record(Kind::Connect, 7, 1_003, "ingest", 0, "")), "logins are stored");
+            if log_first {
+                assert!(!f.keep(&q(7, 1_003, &marker(&own))));
+                assert!(!own.add_at(7, 1_002, 1_003), "taken for the known start");
+            } else {
+                assert!(!own.add_at(7, 1_002, 1_003), "taken for the known start");
+                assert!(!f.keep(&q(7, 1_003, &marker(&own))));
+            }
+            assert!(!f.keep(&q(7, 1_003, "SELECT state, log_server_id FROM ck WHERE server = ? AND source = ?")), "log first: {log_first}");
+            // Someone else's session that the server gives the next id: stored.
+            assert!(f.keep(&q(9, 1_004, "GRANT ALL ON *.* TO x")));
+        }
     }
 
     #[test]

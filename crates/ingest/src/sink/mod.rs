@@ -350,7 +350,7 @@ impl Sink {
         let (Some((id, now, _)), Some(uptime)) = (row, uptime.and_then(|(_, v)| v.parse::<i64>().ok())) else {
             return Err(SinkError::NoConnectionId(self.addr.clone()));
         };
-        self.own.add(id, now - uptime);
+        self.own.add_at(id, now - uptime, now);
         Ok(())
     }
 
