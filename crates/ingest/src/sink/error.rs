@@ -75,17 +75,8 @@ fn refusal_suffix(e: &mysql_async::Error) -> String {
     }
 }
 
-/// `text` with a `part: ` repeated right after itself said once: the driver's I/O errors wrap their
-/// cause in the same words twice (`Input/output error: Input/output error: ...`).
-pub fn said_once(text: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in text.split(": ") {
-        if parts.last() != Some(&part) {
-            parts.push(part);
-        }
-    }
-    parts.join(": ")
-}
+/// The driver's repeated error parts said once (shared with check-gen through connect-config).
+pub use connect_config::said_once;
 
 /// A sink's errors.
 #[derive(Debug, thiserror::Error)]
