@@ -12,6 +12,7 @@ use ingest::decode::{Decoder, Encoding};
 use ingest::known::{self, Verdict};
 use ingest::Summary;
 
+use crate::progress::Progress;
 use crate::{decrypt_args, prepare, DbArgs, Prepared, ReadArgs};
 
 /// Import a log and its rotated files once, oldest first; resumable (it keeps a checkpoint like
@@ -51,7 +52,14 @@ pub async fn run(a: BackfillArgs) -> Result<ExitCode> {
     }
     let mut total = Summary::default();
     let mut skipped = 0;
+    let mut sizes = Vec::with_capacity(files.len());
     for (_, path) in &files {
+        let file = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+        let plain = Encoding::detect(&file)?.unwrap_or_else(|| Encoding::from_name(path)) == Encoding::Plain;
+        sizes.push((file.metadata()?.len(), plain));
+    }
+    let mut progress = Progress::new(sizes.iter().map(|(n, _)| n).sum());
+    for ((_, path), &(size, plain)) in files.iter().zip(&sizes) {
         let mut read = a.read.clone();
         if read.source.is_none() {
             // Keyed by the file's identity, not its name: rotation renames files between runs.
@@ -70,25 +78,29 @@ pub async fn run(a: BackfillArgs) -> Result<ExitCode> {
         }
         match known::classify(path, &decoder, &stored).with_context(|| format!("{}: cannot read", path.display()))? {
             Verdict::All { by } => {
-                eprintln!("{}: skipped: its content is stored already (read by {}, to offset {})", path.display(), by.describe(), by.file.len);
+                progress.println(&format!("{}: skipped: its content is stored already (read by {}, to offset {})", path.display(), by.describe(), by.file.len));
+                progress.skip(size);
                 skipped += 1;
                 sink.close().await?;
                 continue;
             }
             Verdict::Partly { by } => {
-                eprintln!("{}: its first {} bytes are stored already (read by {}): reading the rest", path.display(), by.file.len, by.describe());
+                progress.println(&format!("{}: its first {} bytes are stored already (read by {}): reading the rest", path.display(), by.file.len, by.describe()));
             }
             Verdict::New => {}
         }
         let ingester = builder.known_files(stored.into_iter().map(|k| k.file).collect()).decoder(decoder.clone()).one_pass().build().map_err(crate::cli_error)?;
-        let s = ingester.run(std::future::pending()).await.map_err(crate::cli_error)?;
-        eprintln!("{}: {}", path.display(), counts(&s));
+        let metrics = ingester.metrics().clone();
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let s = progress.file(&name, size, plain, &metrics, ingester.run(std::future::pending())).await.map_err(crate::cli_error)?;
+        progress.println(&format!("{}: {}", path.display(), counts(&s)));
         total.records += s.records;
         total.replayed += s.replayed;
         total.dead_letters += s.dead_letters;
         total.filtered += s.filtered;
         sink.close().await?;
     }
+    progress.finish();
     let skipped = if skipped > 0 { format!(" ({skipped} skipped: stored already)") } else { String::new() };
     crate::output::outln!("backfill: {} files{skipped}, {}", files.len(), counts(&total));
     Ok(if total.dead_letters > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })

@@ -24,6 +24,7 @@ mod errors;
 mod format_arg;
 mod output;
 mod parse_cmd;
+mod progress;
 mod sources_cmd;
 
 /// What the help of every storing command says about the server's settings.

@@ -151,16 +151,21 @@ fn a_missing_log_is_said_at_start_without_colours() {
 }
 
 /// Every `ExecStart` of the systemd unit (the commented variants too) is a valid command line: it
-/// fails only on the option file that does not exist here.
+/// fails only on the option file, which does not exist.
 #[test]
 fn the_systemd_units_command_lines_parse() {
     let unit = std::fs::read_to_string(workspace().join("examples/audit-ingest.service")).unwrap();
     let lines: Vec<&str> = unit.lines().filter_map(|l| l.trim_start_matches('#').strip_prefix("ExecStart=/usr/local/bin/audit-ingest ")).collect();
     assert_eq!(lines.len(), 3, "{unit}");
+    // The option file's path is swapped for one that exists nowhere: on a host where the package is
+    // installed, /etc/audit-ingest/client.cnf exists and the command would try to log in.
+    let missing = std::env::temp_dir().join(format!("audit-ingest-test-{}/client.cnf", std::process::id()));
     for line in lines {
-        let (code, _, err) = output(Command::new(bin()).args(line.split_whitespace()));
+        assert!(line.contains("--defaults-file /etc/audit-ingest/client.cnf"), "{line}");
+        let args: Vec<String> = line.split_whitespace().map(|a| if a == "/etc/audit-ingest/client.cnf" { missing.display().to_string() } else { a.to_string() }).collect();
+        let (code, _, err) = output(Command::new(bin()).args(&args));
         assert_eq!(code, Some(2), "{line}: {err}");
-        assert!(err.contains("/etc/audit-ingest/client.cnf") && !err.contains("Usage:"), "{line}: {err}");
+        assert!(err.contains(&missing.display().to_string()) && !err.contains("Usage:"), "{line}: {err}");
     }
 }
 
