@@ -43,21 +43,21 @@ pub async fn run(a: BackfillArgs) -> Result<ExitCode> {
         .collect::<Result<_>>()?;
     files.sort();
     let decoder = Decoder::with_key(a.decrypt.key()?);
-    // A file that cannot be decrypted (no password, a wrong one) stops the run before anything is stored.
+    // A file that cannot be decrypted (no password, a wrong one) stops the run before anything is
+    // stored. The same look gives each file's size and whether its bytes on disk are its log (plain),
+    // for the progress bar.
+    let mut sizes = Vec::with_capacity(files.len());
     for (_, path) in &files {
         let file = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-        if Encoding::detect(&file)? == Some(Encoding::Encrypted) {
+        let size = file.metadata()?.len();
+        let encoding = Encoding::detect(&file)?;
+        sizes.push((size, encoding.unwrap_or_else(|| Encoding::from_name(path)) == Encoding::Plain));
+        if encoding == Some(Encoding::Encrypted) {
             ingest::decode::decode_file(file, path, &decoder).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         }
     }
     let mut total = Summary::default();
     let mut skipped = 0;
-    let mut sizes = Vec::with_capacity(files.len());
-    for (_, path) in &files {
-        let file = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-        let plain = Encoding::detect(&file)?.unwrap_or_else(|| Encoding::from_name(path)) == Encoding::Plain;
-        sizes.push((file.metadata()?.len(), plain));
-    }
     let mut progress = Progress::new(sizes.iter().map(|(n, _)| n).sum());
     for ((_, path), &(size, plain)) in files.iter().zip(&sizes) {
         let mut read = a.read.clone();
